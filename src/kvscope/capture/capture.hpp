@@ -1,0 +1,40 @@
+// Capture: everything kvscope recorded while running a model over a prompt. Analyses and
+// reports read only this struct, never the engine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kvscope/tensor.hpp"
+
+namespace kvscope::capture {
+
+struct LayerCapture {
+  Tensor k;           // [kv_heads, seq, head_dim] as stored in the cache (after RoPE)
+  Tensor k_pre_rope;  // [kv_heads, seq, head_dim] before RoPE (same as k for GPT-2)
+  Tensor v;           // [kv_heads, seq, head_dim]
+  Tensor pattern;     // [heads, seq, seq] attention probabilities; empty unless requested
+  Tensor resid_post;  // [seq, d_model]; empty unless requested
+};
+
+struct Capture {
+  std::string model_name;  // folder, file or Hub id the user gave
+  std::string arch;        // "gpt2", "llama", "qwen2"
+  std::string prompt;
+  std::vector<int32_t> token_ids;         // [seq]
+  std::vector<std::string> token_strings;  // [seq] each token's text, as decoded alone
+  int n_layer = 0;
+  int n_head = 0;     // query heads
+  int n_kv_head = 0;  // key/value heads (== n_head without grouped-query attention)
+  int head_dim = 0;
+  int d_model = 0;
+  bool has_rope = false;
+  std::vector<LayerCapture> layers;  // [n_layer]
+  Tensor logits;                     // [seq, vocab]; empty unless requested
+
+  int seq_len() const { return static_cast<int>(token_ids.size()); }
+  bool has_attention() const { return !layers.empty() && !layers[0].pattern.empty(); }
+};
+
+}  // namespace kvscope::capture
