@@ -16,13 +16,18 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 GenerationTrace generate(const LoadedModel& m, const std::string& prompt, const GenerateOptions& opt,
                          const std::function<void(const std::string&)>& on_text) {
+  if (prompt.empty()) throw BadInput("the prompt is empty");
+  return generate_ids(m, m.tokenizer.encode(prompt, opt.add_special_tokens), opt, on_text);
+}
+
+GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids, const GenerateOptions& opt,
+                             const std::function<void(const std::string&)>& on_text) {
   const model::Config& cfg = m.model.config();
   if (opt.max_new_tokens < 0)
     throw BadInput(fmt::format("--max-new-tokens {} must not be negative", opt.max_new_tokens));
   model::validate_sampling(opt.sampling);
-  if (prompt.empty()) throw BadInput("the prompt is empty");
   GenerationTrace trace;
-  trace.prompt_ids = m.tokenizer.encode(prompt, opt.add_special_tokens);
+  trace.prompt_ids = std::move(prompt_ids);
   const int n = static_cast<int>(trace.prompt_ids.size());
   if (n == 0) throw BadInput("the prompt gives no tokens");
   if (n > cfg.n_ctx)

@@ -45,4 +45,8 @@ struct GenerationTrace {
 GenerationTrace generate(const LoadedModel& m, const std::string& prompt, const GenerateOptions& opt,
                          const std::function<void(const std::string&)>& on_text = {});
 
+// The same from token ids already made.
+GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids, const GenerateOptions& opt,
+                             const std::function<void(const std::string&)>& on_text = {});
+
 }  // namespace kvscope::capture
