@@ -56,8 +56,8 @@ Config config_from_gguf(const io::GgufFile& g) {
     c.mlp = MlpKind::SwiGlu;
     c.pos = PosKind::Rope;
     // llama.cpp's converter permutes llama's q/k rows so that RoPE rotates adjacent pairs;
-    // qwen2 keeps Hugging Face's rotate-half layout.
-    c.rope_pairing = a == "llama" ? RopePairing::Interleaved : RopePairing::Halves;
+    // load_weights undoes that, so every family runs rotate-half like transformers.
+    c.rope_pairing = RopePairing::Halves;
     c.rope_theta = static_cast<float>(g.get_float(a + ".rope.freq_base").value_or(10000.0));
     const int rope_dims = int_key(g, a + ".rope.dimension_count", c.head_dim);
     if (rope_dims != c.head_dim)

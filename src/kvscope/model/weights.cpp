@@ -1,5 +1,7 @@
 #include "kvscope/model/weights.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -133,6 +135,22 @@ Weights load_hf_llama(const Config& c, Loader& L) {
   return w;
 }
 
+// llama.cpp's converter reorders each llama head's q/k rows so that RoPE rotates adjacent
+// pairs: GGUF row 2i + j of a head is Hugging Face row j * D/2 + i. Undo it, so that keys are
+// captured in the same channel order as transformers' and RoPE rotates halves.
+std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int heads, int D, int64_t cols) {
+  std::vector<float> out(w.size());
+  const int half = D / 2;
+  for (int h = 0; h < heads; ++h)
+    for (int i = 0; i < half; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const size_t from = (static_cast<size_t>(h) * D + 2 * i + j) * cols;
+        const size_t to = (static_cast<size_t>(h) * D + static_cast<size_t>(j) * half + i) * cols;
+        std::copy_n(&w[from], cols, &out[to]);
+      }
+  return out;
+}
+
 Weights load_gguf(const Config& c, Loader& L) {
   const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
   const int64_t qd = int64_t{c.n_head} * c.head_dim, kd = int64_t{c.n_kv_head} * c.head_dim;
@@ -149,8 +167,14 @@ Weights load_gguf(const Config& c, Loader& L) {
       lw.wqkv = L.get(b + "attn_qkv.weight", {qd + 2 * kd, d});
       if (c.qkv_bias) lw.bqkv = L.get(b + "attn_qkv.bias", {qd + 2 * kd});
     } else {
-      lw.wqkv = L.get(b + "attn_q.weight", {qd, d});
-      append(lw.wqkv, L.get(b + "attn_k.weight", {kd, d}));
+      std::vector<float> q = L.get(b + "attn_q.weight", {qd, d});
+      std::vector<float> k = L.get(b + "attn_k.weight", {kd, d});
+      if (c.arch == "llama") {
+        q = unpermute_rope_rows(q, c.n_head, c.head_dim, d);
+        k = unpermute_rope_rows(k, c.n_kv_head, c.head_dim, d);
+      }
+      lw.wqkv = std::move(q);
+      append(lw.wqkv, k);
       append(lw.wqkv, L.get(b + "attn_v.weight", {kd, d}));
       if (c.qkv_bias) {
         lw.bqkv = L.get(b + "attn_q.bias", {qd});

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Bad input gets one clear line on stderr naming what was wrong, exit code 2, and no output
+# file. Usage: bad_input.sh KVSCOPE_BINARY SOURCE_DIR
+set -u
+bin=$1
+src=$2
+fixture=$src/tests/fixtures/models/gpt2-a
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+# expect_bad NAME PATTERN -- COMMAND...: exit code 2, one stderr line matching PATTERN.
+expect_bad() {
+  local name=$1 pattern=$2
+  shift 3
+  local err out code
+  out=$("$@" 2>"$work/stderr" </dev/null)
+  code=$?
+  err=$(cat "$work/stderr")
+  local lines
+  lines=$(grep -c '' "$work/stderr")
+  if [ "$code" -ne 2 ]; then
+    echo "FAIL $name: exit code $code, expected 2; stderr: $err"
+    failures=$((failures + 1))
+  elif ! grep -qE -- "$pattern" <<<"$err"; then
+    echo "FAIL $name: stderr does not match /$pattern/: $err"
+    failures=$((failures + 1))
+  elif [ "$lines" -ne 1 ]; then
+    echo "FAIL $name: expected one line on stderr, got $lines: $err"
+    failures=$((failures + 1))
+  else
+    echo "ok   $name: $err"
+  fi
+}
+
+# A fresh copy of the tiny GPT-2 checkpoint to corrupt.
+model_copy() {
+  local d=$work/$1
+  rm -rf "$d"
+  cp -r "$fixture" "$d"
+  echo "$d"
+}
+
+expect_bad "missing folder" "no such file or folder" -- "$bin" info --model "$work/does-not-exist/model"
+
+d=$(model_copy no-weights); rm "$d/model.safetensors"
+expect_bad "missing safetensors" "model.safetensors" -- "$bin" info --model "$d"
+
+d=$(model_copy truncated); size=$(stat -c %s "$d/model.safetensors"); truncate -s $((size / 2)) "$d/model.safetensors"
+expect_bad "truncated safetensors" "model.safetensors.*(past|end|truncat)" -- "$bin" info --model "$d"
+
+d=$(model_copy absurd-header); printf '\xff\xff\xff\xff\xff\xff\x00\x00' | dd of="$d/model.safetensors" conv=notrunc status=none
+expect_bad "absurd header length" "model.safetensors.*header" -- "$bin" info --model "$d"
+
+d=$(model_copy dtype); sed -i 's/"dtype": "float32"/"dtype": "float16"/' "$d/config.json"
+expect_bad "dtype disagrees with config" "tensor '.*' has type F32, but config.json declares F16" -- "$bin" info --model "$d"
+
+d=$(model_copy shape); sed -i 's/"n_embd": 64/"n_embd": 32/' "$d/config.json"
+expect_bad "shape disagrees with config" "tensor '.*' has shape \[.*\], config calls for" -- "$bin" info --model "$d"
+
+d=$(model_copy absurd-layers); sed -i 's/"n_layer": 2/"n_layer": 1000000000/' "$d/config.json"
+expect_bad "absurd n_layer" "config.json: number of layers 1000000000 is out of range" -- "$bin" info --model "$d"
+
+d=$(model_copy arch); sed -i 's/"model_type": "gpt2"/"model_type": "bert"/' "$d/config.json"
+expect_bad "unsupported architecture" "unsupported architecture 'bert'; supported: " -- "$bin" info --model "$d"
+
+d=$(model_copy bad-config); echo '{"model_type": "gpt2", "n_layer": ' >"$d/config.json"
+expect_bad "unreadable config.json" "config.json: invalid JSON" -- "$bin" info --model "$d"
+
+d=$(model_copy bad-tokenizer); echo 'not json at all' >"$d/tokenizer.json"
+expect_bad "unreadable tokenizer.json" "tokenizer.json: invalid JSON" -- "$bin" info --model "$d"
+
+long=$(printf 'the cache holds keys and values %.0s' $(seq 1 40))
+expect_bad "prompt longer than n_positions" "tokens, more than the model's context length of 64" -- \
+  "$bin" generate --model "$fixture" --prompt "$long" --max-new-tokens 1
+
+expect_bad "negative --max-new-tokens" "max-new-tokens" -- "$bin" generate --model "$fixture" --prompt "hi" --max-new-tokens -3
+expect_bad "negative temperature" "temperature" -- "$bin" generate --model "$fixture" --prompt "hi" --temperature -1
+expect_bad "top-p out of range" "top-p" -- "$bin" generate --model "$fixture" --prompt "hi" --top-p 1.5
+expect_bad "empty prompt" "prompt is empty" -- "$bin" generate --model "$fixture" --prompt ""
+expect_bad "unreadable prompt file" "prompt-file" -- "$bin" dump --model "$fixture" --prompt-file "$work/nope.txt"
+
+printf 'NOPE\x03\x00\x00\x00' >"$work/bad.gguf"
+expect_bad "GGUF bad magic" "bad.gguf" -- "$bin" info --model "$work/bad.gguf"
+
+expect_bad "dump into a missing folder" "does not exist" -- "$bin" dump --model "$fixture" --prompt "hi" --out "$work/no/such/dir/x.safetensors"
+if [ -e "$work/no/such/dir/x.safetensors" ]; then echo "FAIL dump left a file behind"; failures=$((failures + 1)); fi
+
+expect_bad "unknown option" "--frobnicate" -- "$bin" info --frobnicate
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures bad-input case(s) failed"
+  exit 1
+fi
+echo "all bad-input cases passed"

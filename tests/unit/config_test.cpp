@@ -1,0 +1,106 @@
+#include "kvscope/model/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::model {
+namespace {
+
+nlohmann::json llama_json() {
+  return nlohmann::json::parse(R"({
+    "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "intermediate_size": 96, "vocab_size": 100, "max_position_embeddings": 128,
+    "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "torch_dtype": "bfloat16"})");
+}
+
+TEST(Config, Gpt2FieldsAndDefaults) {
+  auto j = nlohmann::json::parse(R"({"model_type": "gpt2", "n_layer": 12, "n_head": 12, "n_embd": 768,
+    "n_positions": 1024, "vocab_size": 50257, "n_inner": null, "eos_token_id": 50256})");
+  Config c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.arch, "gpt2");
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.d_ff, 3072);  // n_inner null means 4 x n_embd
+  EXPECT_TRUE(c.tied_head);
+  EXPECT_EQ(c.pos, PosKind::Learned);
+  EXPECT_EQ(c.eos_id, 50256);
+  EXPECT_EQ(c.kv_bytes_per_token(), 2 * 12 * 12 * 64 * 4);
+  EXPECT_EQ(c.declared_dtype, "");
+}
+
+TEST(Config, LlamaGqaAndBothDtypeSpellings) {
+  Config c = config_from_hf_json(llama_json(), "config.json");
+  EXPECT_EQ(c.n_kv_head, 2);
+  EXPECT_EQ(c.head_dim, 16);
+  EXPECT_EQ(c.declared_dtype, "BF16");
+  EXPECT_FALSE(c.tied_head);
+  auto j = llama_json();
+  j.erase("torch_dtype");
+  j["dtype"] = "float16";
+  EXPECT_EQ(config_from_hf_json(j, "config.json").declared_dtype, "F16");
+}
+
+TEST(Config, RopeParametersOfTransformers5AndLlama3Scaling) {
+  auto j = llama_json();
+  j.erase("rope_theta");
+  j["rope_parameters"] = {{"rope_theta", 500000.0}, {"rope_type", "llama3"}, {"factor", 32.0},
+                          {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                          {"original_max_position_embeddings", 8192}};
+  Config c = config_from_hf_json(j, "config.json");
+  EXPECT_FLOAT_EQ(c.rope_theta, 500000.0f);
+  EXPECT_TRUE(c.rope_scaling.llama3);
+  EXPECT_FLOAT_EQ(c.rope_scaling.factor, 32.0f);
+  EXPECT_EQ(c.rope_scaling.original_max_position, 8192);
+}
+
+TEST(Config, EosListTakesFirst) {
+  auto j = llama_json();
+  j["eos_token_id"] = {128001, 128009};
+  EXPECT_EQ(config_from_hf_json(j, "config.json").eos_id, 128001);
+}
+
+void expect_bad(const nlohmann::json& j, const std::string& needle) {
+  try {
+    config_from_hf_json(j, "config.json");
+    FAIL() << "accepted a config that should fail with: " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("config.json", 0), 0u) << e.what();
+  }
+}
+
+TEST(Config, RejectsAbsurdAndInconsistentValues) {
+  auto j = llama_json();
+  j["num_hidden_layers"] = 1000000000;
+  expect_bad(j, "number of layers 1000000000 is out of range");
+  j = llama_json();
+  j["num_key_value_heads"] = 3;
+  expect_bad(j, "not a multiple of 3 key/value heads");
+  j = llama_json();
+  j["hidden_size"] = "big";
+  expect_bad(j, "field 'hidden_size': expected an integer, got \"big\"");
+  j = llama_json();
+  j["vocab_size"] = -5;
+  expect_bad(j, "vocabulary size -5 is out of range");
+  j = llama_json();
+  j["num_hidden_layers"] = 1e30;
+  expect_bad(j, "num_hidden_layers");
+  j = llama_json();
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+  expect_bad(j, "rope scaling 'yarn' is not supported");
+  j = llama_json();
+  j["model_type"] = "bert";
+  expect_bad(j, "unsupported architecture 'bert'; supported: gpt2, llama");
+  j = llama_json();
+  j.erase("hidden_size");
+  expect_bad(j, "missing field 'hidden_size'");
+  j = llama_json();
+  j["torch_dtype"] = "int4";
+  expect_bad(j, "unknown weight type 'int4'");
+  expect_bad(nlohmann::json::array(), "expected a JSON object");
+}
+
+}  // namespace
+}  // namespace kvscope::model
