@@ -103,6 +103,16 @@ TEST(JsonGetters, OptionalVersionsReturnNulloptOnlyWhenAbsent) {
   EXPECT_THROW(json_bool_or(kConfig, "bad", "c.json", false), BadInput);
 }
 
+TEST(JsonExcerpt, ShortensLongAndDeeplyNestedValues) {
+  EXPECT_EQ(json_excerpt(json::parse(R"({"a":[1,2],"b":"x"})")), R"({"a":[1,2],"b":"x"})");
+  const std::string long_text = json_excerpt(json(std::string(500, 'z')));
+  EXPECT_EQ(long_text.size(), 60u);
+  EXPECT_EQ(long_text.substr(57), "...");
+  // Deep enough that printing it whole would overflow the stack.
+  const json deep = json::parse(std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_EQ(json_excerpt(deep), "[[[[[...]]]]]");
+}
+
 TEST(JsonGetters, NonObjectIsBadInput) {
   EXPECT_THAT(bad_input_message([] { json_int(json::array({1}), "n", "c.json"); }),
               HasSubstr("c.json: expected a JSON object holding 'n', got [1]"));

@@ -147,6 +147,13 @@ TEST(SafetensorsFile, RejectsTensorEntryThatIsNotAnObject) {
               HasSubstr("tensor 'w': expected an object, got 5"));
 }
 
+TEST(SafetensorsFile, RejectsDeeplyNestedEntryWithoutExhaustingTheStack) {
+  const std::string header =
+      R"({"w":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_THAT(bad_input_message(st_bytes(header, "")),
+              HasSubstr("tensor 'w': expected an object, got [[[[[...]]]]]"));
+}
+
 TEST(SafetensorsFile, RejectsMissingDtype) {
   EXPECT_THAT(
       bad_input_message(st_bytes(R"({"w":{"shape":[2],"data_offsets":[0,8]}})", kTwoFloats)),

@@ -44,9 +44,40 @@ nlohmann::json parse_json(std::string_view text, const std::string& file) {
   }
 }
 
+namespace {
+
+// Appends at most about `budget` characters of value's JSON text to out. Hand-rolled rather
+// than dump() because dump() recurses without limit, and a hostile file can nest deeply.
+void excerpt_into(const json& value, std::string& out, size_t budget, int depth) {
+  if (out.size() >= budget) return;
+  if (!value.is_structured()) {
+    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  const bool is_object = value.is_object();
+  out += is_object ? '{' : '[';
+  if (depth >= 4 && !value.empty()) {
+    out += "...";
+  } else {
+    bool first = true;
+    for (auto it = value.begin(); it != value.end() && out.size() < budget; ++it) {
+      if (!first) out += ',';
+      first = false;
+      if (is_object)
+        out += json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + ':';
+      excerpt_into(it.value(), out, budget, depth + 1);
+    }
+  }
+  out += is_object ? '}' : ']';
+}
+
+}  // namespace
+
 std::string json_excerpt(const json& value) {
-  std::string s = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  constexpr size_t kMax = 60;
+  std::string s;
+  excerpt_into(value, s, kMax, 0);
+  if (s.size() > kMax) s = s.substr(0, kMax - 3) + "...";
   return s;
 }
 
