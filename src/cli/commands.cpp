@@ -2,6 +2,10 @@
 
 namespace kvscope::cli {
 
-void add_commands(CLI::App& app) { (void)app; }
+void add_commands(CLI::App& app) {
+  add_info_command(app);
+  add_generate_command(app);
+  add_dump_command(app);
+}
 
 }  // namespace kvscope::cli

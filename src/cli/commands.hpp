@@ -10,4 +10,8 @@ namespace kvscope::cli {
 // Adds every subcommand (commands.cpp lists them).
 void add_commands(CLI::App& app);
 
+void add_info_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_dump_command(CLI::App& app);
+
 }  // namespace kvscope::cli

@@ -1,0 +1,78 @@
+// kvscope dump: the captured tensors in a file numpy and torch users can open.
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "kvscope/capture/names.hpp"
+#include "kvscope/capture/run.hpp"
+#include "kvscope/error.hpp"
+#include "kvscope/io/npy.hpp"
+#include "kvscope/io/safetensors.hpp"
+
+namespace kvscope::cli {
+
+namespace fs = std::filesystem;
+
+void add_dump_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("dump", "Write the captured KV cache (and optionally attention, logits) to safetensors");
+  struct Opts {
+    ModelOptions model;
+    PromptOptions prompt;
+    std::string out = "cache.safetensors";
+    std::string npy_dir;
+    bool attention = false;
+    bool logits = false;
+    bool resid = false;
+  };
+  auto o = std::make_shared<Opts>();
+  o->model.add_to(*cmd);
+  o->prompt.add_to(*cmd, kNewsPrompt);
+  cmd->add_option("-o,--out", o->out, "Output .safetensors file")->capture_default_str();
+  cmd->add_option("--npy", o->npy_dir, "Also write one .npy file per tensor into this folder");
+  cmd->add_flag("--attention", o->attention, "Include attention patterns [heads, q, k] per layer");
+  cmd->add_flag("--logits", o->logits, "Include logits [seq, vocab]");
+  cmd->add_flag("--resid", o->resid, "Include the residual stream after each block [seq, d_model]");
+  cmd->callback([o]() {
+    const std::string prompt = o->prompt.text();
+    const fs::path out_dir = fs::path(o->out).parent_path();
+    if (!out_dir.empty() && !fs::is_directory(out_dir))
+      throw BadInput(fmt::format("--out {}: folder {} does not exist", o->out, out_dir.string()));
+    if (!o->npy_dir.empty() && fs::exists(o->npy_dir) && !fs::is_directory(o->npy_dir))
+      throw BadInput(fmt::format("--npy {}: not a folder", o->npy_dir));
+    capture::LoadedModel m = load(o->model);
+    capture::Capture c =
+        capture::capture_prompt(m, prompt, {.attention = o->attention, .logits = o->logits, .resid = o->resid});
+
+    std::vector<std::pair<std::string, const Tensor*>> tensors;
+    for (int l = 0; l < c.n_layer; ++l) {
+      const capture::LayerCapture& L = c.layers[static_cast<size_t>(l)];
+      tensors.emplace_back(capture::hook_name(l, capture::Hook::K), &L.k);
+      if (c.has_rope) tensors.emplace_back(capture::hook_name(l, capture::Hook::KPreRope), &L.k_pre_rope);
+      tensors.emplace_back(capture::hook_name(l, capture::Hook::V), &L.v);
+      if (!L.pattern.empty()) tensors.emplace_back(capture::hook_name(l, capture::Hook::Pattern), &L.pattern);
+      if (!L.resid_post.empty()) tensors.emplace_back(capture::hook_name(l, capture::Hook::ResidPost), &L.resid_post);
+    }
+    if (!c.logits.empty()) tensors.emplace_back(capture::logits_name(), &c.logits);
+    std::map<std::string, std::string> meta = {
+        {"model", c.model_name},
+        {"arch", c.arch},
+        {"prompt", c.prompt},
+        {"token_ids", nlohmann::json(c.token_ids).dump()},
+        {"token_strings", nlohmann::json(c.token_strings).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)},
+        {"keys", c.has_rope ? "blocks.{l}.attn.k is after RoPE, blocks.{l}.attn.k_pre_rope before" : "no RoPE"},
+        {"producer", "kvscope"},
+    };
+    io::write_safetensors(o->out, tensors, meta);
+    if (!o->npy_dir.empty()) {
+      fs::create_directories(o->npy_dir);
+      for (const auto& [name, t] : tensors) io::write_npy((fs::path(o->npy_dir) / (name + ".npy")).string(), *t);
+    }
+    fmt::print("wrote {} tensors for {} tokens to {}{}\n", tensors.size(), c.seq_len(), o->out,
+               o->npy_dir.empty() ? "" : fmt::format(" and {}/", o->npy_dir));
+  });
+}
+
+}  // namespace kvscope::cli

@@ -1,0 +1,93 @@
+#include "kvscope/capture/generate.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::capture {
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+GenerationTrace generate(const LoadedModel& m, const std::string& prompt, const GenerateOptions& opt,
+                         const std::function<void(const std::string&)>& on_text) {
+  if (prompt.empty()) throw BadInput("the prompt is empty");
+  return generate_ids(m, m.tokenizer.encode(prompt, opt.add_special_tokens), opt, on_text);
+}
+
+GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids, const GenerateOptions& opt,
+                             const std::function<void(const std::string&)>& on_text) {
+  const model::Config& cfg = m.model.config();
+  if (opt.max_new_tokens < 0)
+    throw BadInput(fmt::format("--max-new-tokens {} must not be negative", opt.max_new_tokens));
+  model::validate_sampling(opt.sampling);
+  GenerationTrace trace;
+  trace.prompt_ids = std::move(prompt_ids);
+  const int n = static_cast<int>(trace.prompt_ids.size());
+  if (n == 0) throw BadInput("the prompt gives no tokens");
+  if (n > cfg.n_ctx)
+    throw BadInput(fmt::format("the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
+  // Generation stops at the context length rather than failing.
+  const int budget = std::min(opt.max_new_tokens, cfg.n_ctx - n);
+  trace.bytes_per_token = cfg.kv_bytes_per_token();
+  trace.stop_reason = "max_new_tokens";
+  if (budget == 0) return trace;
+
+  model::KvCache cache = m.model.new_cache(n + budget);
+  model::Sampler sampler(opt.sampling);
+  tokenizer::StreamDecoder stream(m.tokenizer);
+  const std::optional<int32_t> eos = cfg.eos_id >= 0 ? std::optional<int32_t>(cfg.eos_id) : m.tokenizer.eos_id();
+
+  auto t0 = std::chrono::steady_clock::now();
+  model::ForwardResult r = m.model.forward(cache, trace.prompt_ids, {.attention = opt.attention});
+  trace.prefill_ms = ms_since(t0);
+  double step_ms = trace.prefill_ms;
+  const int H = cfg.n_head;
+  for (int s = 0; s < budget; ++s) {
+    GenerationStep step;
+    step.token = sampler.next(r.logits);
+    step.cache_len = cache.length();
+    step.cache_bytes = cache.bytes_used();
+    step.ms = step_ms;
+    if (opt.attention) {
+      // The last query row of each layer's pattern: [H, T] per layer.
+      const int T = cache.length();
+      const int rows = static_cast<int>(r.patterns[0].size() / (static_cast<size_t>(H) * T));
+      step.attention.resize(static_cast<size_t>(cfg.n_layer) * H * T);
+      for (int l = 0; l < cfg.n_layer; ++l)
+        for (int h = 0; h < H; ++h)
+          std::copy_n(&r.patterns[static_cast<size_t>(l)][(static_cast<size_t>(h) * rows + rows - 1) * T], T,
+                      &step.attention[(static_cast<size_t>(l) * H + h) * T]);
+    }
+    const bool stop = opt.stop_at_eos && eos && step.token == *eos;
+    if (!stop) {
+      step.text = stream.push(step.token);
+      trace.text += step.text;
+      if (on_text && !step.text.empty()) on_text(step.text);
+    }
+    trace.steps.push_back(std::move(step));
+    if (stop) {
+      trace.stop_reason = "eos";
+      break;
+    }
+    if (s + 1 == budget) break;
+    const int32_t tok = trace.steps.back().token;
+    t0 = std::chrono::steady_clock::now();
+    r = m.model.forward(cache, std::span<const int32_t>(&tok, 1), {.attention = opt.attention});
+    step_ms = ms_since(t0);
+  }
+  const std::string rest = stream.flush();
+  if (!rest.empty()) {
+    trace.text += rest;
+    if (!trace.steps.empty()) trace.steps.back().text += rest;
+    if (on_text) on_text(rest);
+  }
+  return trace;
+}
+
+}  // namespace kvscope::capture

@@ -1,0 +1,77 @@
+#include "kvscope/capture/run.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::capture {
+
+std::vector<std::string> token_labels(const tokenizer::Tokenizer& tok, const std::vector<int32_t>& ids) {
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (int32_t id : ids) out.push_back(tok.token_label(id));
+  return out;
+}
+
+Capture capture_prompt(const LoadedModel& m, const std::string& prompt, const CaptureOptions& opt) {
+  if (prompt.empty()) throw BadInput("the prompt is empty");
+  std::vector<int32_t> ids = m.tokenizer.encode(prompt, opt.add_special_tokens);
+  if (ids.empty()) throw BadInput("the prompt gives no tokens");
+  Capture c = capture_tokens(m, ids, opt);
+  c.prompt = prompt;
+  return c;
+}
+
+Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids, const CaptureOptions& opt) {
+  const model::Config& cfg = m.model.config();
+  const int n = static_cast<int>(ids.size());
+  if (n == 0) throw BadInput("no tokens to capture");
+  if (n > cfg.n_ctx)
+    throw BadInput(fmt::format("the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
+  model::KvCache cache = m.model.new_cache(n, /*keep_pre_rope=*/true);
+  model::ForwardResult r =
+      m.model.forward(cache, ids, {.all_logits = opt.logits, .attention = opt.attention, .resid = opt.resid});
+
+  Capture c;
+  c.model_name = m.spec;
+  c.arch = cfg.arch;
+  c.token_ids = ids;
+  c.token_strings = token_labels(m.tokenizer, ids);
+  c.n_layer = cfg.n_layer;
+  c.n_head = cfg.n_head;
+  c.n_kv_head = cfg.n_kv_head;
+  c.head_dim = cfg.head_dim;
+  c.d_model = cfg.d_model;
+  c.has_rope = cfg.pos == model::PosKind::Rope;
+  const int G = cfg.n_kv_head, D = cfg.head_dim;
+  c.layers.resize(static_cast<size_t>(cfg.n_layer));
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    LayerCapture& L = c.layers[static_cast<size_t>(l)];
+    L.k = Tensor({G, n, D});
+    L.v = Tensor({G, n, D});
+    L.k_pre_rope = Tensor({G, n, D});
+    for (int g = 0; g < G; ++g) {
+      const size_t off = static_cast<size_t>(g) * n * D;
+      std::memcpy(L.k.ptr() + off, cache.k_row(l, g, 0), sizeof(float) * n * D);
+      std::memcpy(L.v.ptr() + off, cache.v_row(l, g, 0), sizeof(float) * n * D);
+      std::memcpy(L.k_pre_rope.ptr() + off, cache.k_pre_row(l, g, 0), sizeof(float) * n * D);
+    }
+    if (opt.attention) {
+      L.pattern.shape = {cfg.n_head, n, n};
+      L.pattern.data = std::move(r.patterns[static_cast<size_t>(l)]);
+    }
+    if (opt.resid) {
+      L.resid_post.shape = {n, cfg.d_model};
+      L.resid_post.data = std::move(r.resid[static_cast<size_t>(l)]);
+    }
+  }
+  if (opt.logits) {
+    c.logits.shape = {n, cfg.vocab_size};
+    c.logits.data = std::move(r.logits);
+  }
+  return c;
+}
+
+}  // namespace kvscope::capture

@@ -1,0 +1,178 @@
+#include "kvscope/io/json_file.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::io {
+
+using nlohmann::json;
+
+nlohmann::json read_json_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) throw BadInput(fmt::format("{}: no such file", path));
+    throw BadInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  if (S_ISDIR(st.st_mode)) throw BadInput(fmt::format("{}: is a folder, not a JSON file", path));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw IoError(fmt::format("{}: read failed", path));
+  return parse_json(ss.str(), path);
+}
+
+nlohmann::json parse_json(std::string_view text, const std::string& file) {
+  try {
+    return json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {
+    // nlohmann's messages start with "[json.exception.parse_error.101] "; the tag is noise.
+    std::string msg = e.what();
+    if (const size_t close = msg.find("] ");
+        msg.rfind("[json.exception", 0) == 0 && close != std::string::npos)
+      msg = msg.substr(close + 2);
+    throw BadInput(fmt::format("{}: invalid JSON: {}", file, msg));
+  }
+}
+
+std::string json_excerpt(const json& value) {
+  std::string s = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+namespace {
+
+// obj[key], or nullptr if absent or null. Throws if obj is not an object.
+const json* lookup(const json& obj, std::string_view key, const std::string& file) {
+  if (!obj.is_object())
+    throw BadInput(fmt::format("{}: expected a JSON object holding '{}', got {}", file, key,
+                               json_excerpt(obj)));
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+[[noreturn]] void wrong_type(std::string_view key, const std::string& file,
+                             std::string_view expected, const json& got) {
+  throw BadInput(
+      fmt::format("{}: field '{}': expected {}, got {}", file, key, expected, json_excerpt(got)));
+}
+
+[[noreturn]] void missing(std::string_view key, const std::string& file) {
+  throw BadInput(fmt::format("{}: missing field '{}'", file, key));
+}
+
+int64_t as_int(const json& v, std::string_view key, const std::string& file) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      wrong_type(key, file, "an integer that fits in 64 bits", v);
+    return v.get<int64_t>();
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    if (std::isfinite(d) && d == std::floor(d) && d >= -9223372036854775808.0 &&
+        d < 9223372036854775808.0)
+      return static_cast<int64_t>(d);
+  }
+  wrong_type(key, file, "an integer", v);
+}
+
+double as_float(const json& v, std::string_view key, const std::string& file) {
+  if (!v.is_number()) wrong_type(key, file, "a number", v);
+  return v.get<double>();
+}
+
+std::string as_string(const json& v, std::string_view key, const std::string& file) {
+  if (!v.is_string()) wrong_type(key, file, "a string", v);
+  return v.get<std::string>();
+}
+
+bool as_bool(const json& v, std::string_view key, const std::string& file) {
+  if (!v.is_boolean()) wrong_type(key, file, "true or false", v);
+  return v.get<bool>();
+}
+
+}  // namespace
+
+int64_t json_int(const json& obj, std::string_view key, const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) missing(key, file);
+  return as_int(*v, key, file);
+}
+
+double json_float(const json& obj, std::string_view key, const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) missing(key, file);
+  return as_float(*v, key, file);
+}
+
+std::string json_string(const json& obj, std::string_view key, const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) missing(key, file);
+  return as_string(*v, key, file);
+}
+
+bool json_bool(const json& obj, std::string_view key, const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) missing(key, file);
+  return as_bool(*v, key, file);
+}
+
+std::optional<int64_t> json_int_opt(const json& obj, std::string_view key,
+                                    const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) return std::nullopt;
+  return as_int(*v, key, file);
+}
+
+std::optional<double> json_float_opt(const json& obj, std::string_view key,
+                                     const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) return std::nullopt;
+  return as_float(*v, key, file);
+}
+
+std::optional<std::string> json_string_opt(const json& obj, std::string_view key,
+                                           const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) return std::nullopt;
+  return as_string(*v, key, file);
+}
+
+std::optional<bool> json_bool_opt(const json& obj, std::string_view key, const std::string& file) {
+  const json* v = lookup(obj, key, file);
+  if (!v) return std::nullopt;
+  return as_bool(*v, key, file);
+}
+
+int64_t json_int_or(const json& obj, std::string_view key, const std::string& file,
+                    int64_t fallback) {
+  return json_int_opt(obj, key, file).value_or(fallback);
+}
+
+double json_float_or(const json& obj, std::string_view key, const std::string& file,
+                     double fallback) {
+  return json_float_opt(obj, key, file).value_or(fallback);
+}
+
+std::string json_string_or(const json& obj, std::string_view key, const std::string& file,
+                           const std::string& fallback) {
+  return json_string_opt(obj, key, file).value_or(fallback);
+}
+
+bool json_bool_or(const json& obj, std::string_view key, const std::string& file, bool fallback) {
+  return json_bool_opt(obj, key, file).value_or(fallback);
+}
+
+}  // namespace kvscope::io

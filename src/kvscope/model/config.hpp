@@ -1,0 +1,82 @@
+// Config: the numbers and switches that describe one transformer, read from a Hugging Face
+// config.json or from GGUF metadata. Every architecture runs the same block loop; what
+// differs between families is data here, not a copy of the loop.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace kvscope::io {
+class GgufFile;
+}
+
+namespace kvscope::model {
+
+enum class NormKind { LayerNorm, RmsNorm };
+enum class MlpKind { GeluTanh, SwiGlu };
+enum class PosKind { Learned, Rope };
+// Which channels RoPE rotates together: Hugging Face's rotate-half layout pairs i with
+// i + head_dim/2 ("NeoX"); llama.cpp's GGUF layout pairs 2i with 2i+1 ("normal").
+enum class RopePairing { Halves, Interleaved };
+
+struct RopeScaling {
+  bool llama3 = false;  // rope_type "llama3"
+  float factor = 1.0f;
+  float low_freq_factor = 1.0f;
+  float high_freq_factor = 4.0f;
+  int original_max_position = 8192;
+};
+
+struct Config {
+  std::string arch;  // "gpt2", "llama", "qwen2"
+  int n_layer = 0;
+  int d_model = 0;    // hidden size
+  int n_head = 0;     // query heads
+  int n_kv_head = 0;  // key/value heads (grouped-query attention when < n_head)
+  int head_dim = 0;
+  int d_ff = 0;  // MLP inner size
+  int vocab_size = 0;
+  int n_ctx = 0;  // maximum positions
+  float norm_eps = 1e-5f;
+
+  NormKind norm = NormKind::LayerNorm;
+  MlpKind mlp = MlpKind::GeluTanh;
+  PosKind pos = PosKind::Learned;
+  RopePairing rope_pairing = RopePairing::Halves;
+  float rope_theta = 10000.0f;
+  RopeScaling rope_scaling;
+
+  bool qkv_bias = false;   // biases on the q, k, v projections
+  bool out_bias = false;   // bias on the attention output projection
+  bool mlp_bias = false;   // biases on the MLP projections
+  bool tied_head = false;  // LM head shares the token embedding
+
+  // Weight type config.json declares ("torch_dtype" or "dtype": F32, F16 or BF16), empty if
+  // it declares none; every floating-point weight in the checkpoint must then have it.
+  std::string declared_dtype;
+
+  int bos_id = -1;
+  int eos_id = -1;
+
+  // Bytes of K and V for one token in all layers (fp32).
+  int64_t kv_bytes_per_token() const {
+    return 2LL * n_layer * n_kv_head * head_dim * static_cast<int64_t>(sizeof(float));
+  }
+};
+
+// Parses a Hugging Face config.json (already read) into a Config, validating every size.
+// `file` names the file in error messages. Throws BadInput / Unsupported.
+Config config_from_hf_json(const nlohmann::json& j, const std::string& file);
+
+// Builds a Config from GGUF metadata ({arch}.block_count, {arch}.embedding_length, ...).
+Config config_from_gguf(const io::GgufFile& g);
+
+// Checks sizes are positive, consistent and not absurd; throws BadInput naming `file`.
+void validate_config(const Config& c, const std::string& file);
+
+// Architectures kvscope runs, for "unsupported architecture X; supported: ..." messages.
+const char* supported_architectures();
+
+}  // namespace kvscope::model

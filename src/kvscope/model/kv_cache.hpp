@@ -1,0 +1,63 @@
+// KvCache: the engine's key-value cache, one slab per layer, that incremental decoding
+// appends to. Reading it is the capture: the keys here are exactly what attention used.
+//
+// Keys are stored AFTER RoPE (as transformers' past_key_values holds them); the keys before
+// RoPE are kept beside them when asked for, for analysis only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace kvscope::model {
+
+struct KvLayer {
+  std::vector<float> k;           // [G, capacity, D] after RoPE
+  std::vector<float> v;           // [G, capacity, D]
+  std::vector<float> k_pre_rope;  // [G, capacity, D], or empty when not kept
+};
+
+class KvCache {
+ public:
+  KvCache() = default;
+  KvCache(int n_layer, int n_kv_head, int head_dim, int capacity, bool keep_pre_rope);
+
+  int length() const { return length_; }  // tokens cached
+  int capacity() const { return capacity_; }
+  int n_layer() const { return static_cast<int>(layers_.size()); }
+  int n_kv_head() const { return n_kv_head_; }
+  int head_dim() const { return head_dim_; }
+  bool keeps_pre_rope() const { return keep_pre_rope_; }
+  int64_t bytes_used() const;  // bytes of K and V for the cached tokens (fp32)
+
+  KvLayer& layer(int l) { return layers_[static_cast<size_t>(l)]; }
+  const KvLayer& layer(int l) const { return layers_[static_cast<size_t>(l)]; }
+  // Row of head g at position t: D floats.
+  float* k_row(int l, int g, int t) { return &layer(l).k[index(g, t)]; }
+  float* v_row(int l, int g, int t) { return &layer(l).v[index(g, t)]; }
+  float* k_pre_row(int l, int g, int t) { return &layer(l).k_pre_rope[index(g, t)]; }
+  const float* k_row(int l, int g, int t) const { return &layer(l).k[index(g, t)]; }
+  const float* v_row(int l, int g, int t) const { return &layer(l).v[index(g, t)]; }
+  const float* k_pre_row(int l, int g, int t) const { return &layer(l).k_pre_rope[index(g, t)]; }
+
+  // Makes room for `n` more tokens (grows the slabs, keeping contents).
+  void reserve_more(int n);
+  // Marks `n` more positions as filled (the forward pass wrote them).
+  void advance(int n) { length_ += n; }
+  // Drops every token at or after `len` (for re-running a suffix).
+  void truncate(int len);
+
+ private:
+  size_t index(int g, int t) const {
+    return (static_cast<size_t>(g) * static_cast<size_t>(capacity_) + static_cast<size_t>(t)) *
+           static_cast<size_t>(head_dim_);
+  }
+  std::vector<KvLayer> layers_;
+  int n_kv_head_ = 0;
+  int head_dim_ = 0;
+  int capacity_ = 0;
+  int length_ = 0;
+  bool keep_pre_rope_ = false;
+};
+
+}  // namespace kvscope::model

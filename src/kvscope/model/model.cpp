@@ -1,0 +1,274 @@
+#include "kvscope/model/model.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numbers>
+
+#include <fmt/format.h>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::model {
+
+namespace {
+
+// y[n, out] = x[n, in] W[out, in]^T (+ b[out]) (+ y if accumulate).
+void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b, int n, int in, int out,
+            bool accumulate = false) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in,
+              accumulate ? 1.0f : 0.0f, y, out);
+  if (!b.empty()) {
+#pragma omp parallel for if (int64_t{n} * out > 65536)
+    for (int i = 0; i < n; ++i) {
+      float* row = y + static_cast<size_t>(i) * out;
+      for (int j = 0; j < out; ++j) row[j] += b[static_cast<size_t>(j)];
+    }
+  }
+}
+
+// out[n, d] = norm(x[n, d]) with LayerNorm (w, b) or RMSNorm (w).
+void normalize(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b, int n, int d,
+               NormKind kind, float eps) {
+#pragma omp parallel for if (n > 8)
+  for (int i = 0; i < n; ++i) {
+    const float* xi = x + static_cast<size_t>(i) * d;
+    float* oi = out + static_cast<size_t>(i) * d;
+    if (kind == NormKind::LayerNorm) {
+      double mean = 0.0;
+      for (int j = 0; j < d; ++j) mean += xi[j];
+      mean /= d;
+      double var = 0.0;
+      for (int j = 0; j < d; ++j) var += (xi[j] - mean) * (xi[j] - mean);
+      var /= d;
+      const float m = static_cast<float>(mean);
+      const float r = static_cast<float>(1.0 / std::sqrt(var + eps));
+      for (int j = 0; j < d; ++j) oi[j] = (xi[j] - m) * r * w[static_cast<size_t>(j)] + (b.empty() ? 0.0f : b[static_cast<size_t>(j)]);
+    } else {
+      double ss = 0.0;
+      for (int j = 0; j < d; ++j) ss += static_cast<double>(xi[j]) * xi[j];
+      const float r = static_cast<float>(1.0 / std::sqrt(ss / d + eps));
+      for (int j = 0; j < d; ++j) oi[j] = w[static_cast<size_t>(j)] * (xi[j] * r);
+    }
+  }
+}
+
+// GPT-2's GELU, tanh approximation.
+inline float gelu_tanh(float x) {
+  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+}
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// Rotates one head vector x[D] in place for a position whose angles are cos/sin[D/2].
+void rope_rotate(float* x, const float* cs, const float* sn, int D, RopePairing pairing) {
+  const int half = D / 2;
+  if (pairing == RopePairing::Halves) {
+    for (int i = 0; i < half; ++i) {
+      const float a = x[i], b = x[i + half];
+      x[i] = a * cs[i] - b * sn[i];
+      x[i + half] = b * cs[i] + a * sn[i];
+    }
+  } else {
+    for (int i = 0; i < half; ++i) {
+      const float a = x[2 * i], b = x[2 * i + 1];
+      x[2 * i] = a * cs[i] - b * sn[i];
+      x[2 * i + 1] = b * cs[i] + a * sn[i];
+    }
+  }
+}
+
+std::vector<float> rope_frequencies(const Config& c, const std::vector<float>& freq_factors) {
+  const int half = c.head_dim / 2;
+  std::vector<float> inv(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i)
+    inv[static_cast<size_t>(i)] =
+        1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(c.head_dim));
+  if (c.rope_scaling.llama3) {
+    // Llama 3.1 scaling: long wavelengths are slowed by `factor`, short ones kept, and the
+    // band between interpolates smoothly.
+    const RopeScaling& s = c.rope_scaling;
+    const float old_ctx = static_cast<float>(s.original_max_position);
+    const float low_wavelen = old_ctx / s.low_freq_factor;
+    const float high_wavelen = old_ctx / s.high_freq_factor;
+    for (float& f : inv) {
+      const float wavelen = 2.0f * std::numbers::pi_v<float> / f;
+      if (wavelen < high_wavelen) continue;
+      if (wavelen > low_wavelen) {
+        f = f / s.factor;
+      } else {
+        const float smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        f = (1.0f - smooth) * f / s.factor + smooth * f;
+      }
+    }
+  }
+  if (!freq_factors.empty())
+    for (int i = 0; i < half; ++i) inv[static_cast<size_t>(i)] /= freq_factors[static_cast<size_t>(i)];
+  return inv;
+}
+
+}  // namespace
+
+Model::Model(Config config, Weights weights) : config_(std::move(config)), weights_(std::move(weights)) {
+  if (config_.pos == PosKind::Rope) inv_freq_ = rope_frequencies(config_, weights_.rope_freq_factors);
+}
+
+KvCache Model::new_cache(int capacity, bool keep_pre_rope) const {
+  return KvCache(config_.n_layer, config_.n_kv_head, config_.head_dim, std::max(capacity, 1), keep_pre_rope);
+}
+
+ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, const ForwardRequest& req) const {
+  const Config& c = config_;
+  const int n = static_cast<int>(tokens.size());
+  const int p0 = cache.length();
+  const int T = p0 + n;
+  const int d = c.d_model, H = c.n_head, G = c.n_kv_head, D = c.head_dim, V = c.vocab_size;
+  const int qd = H * D, kd = G * D, qkv_w = qd + 2 * kd;
+  const int F = c.d_ff;
+  if (n == 0) throw BadInput("forward: no tokens to run");
+  if (T > c.n_ctx)
+    throw BadInput(fmt::format("{} tokens exceed the model's context length of {}", T, c.n_ctx));
+  for (int i = 0; i < n; ++i)
+    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= V)
+      throw BadInput(fmt::format("token id {} is outside the vocabulary (size {})", tokens[static_cast<size_t>(i)], V));
+  cache.reserve_more(n);
+
+  ForwardResult res;
+  const size_t nd = static_cast<size_t>(n) * d;
+  std::vector<float> x(nd), h(nd), qkv(static_cast<size_t>(n) * qkv_w), attn(static_cast<size_t>(n) * qd);
+  const int mlp_w = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
+  std::vector<float> mid(static_cast<size_t>(n) * mlp_w);
+
+  // Embeddings.
+  for (int i = 0; i < n; ++i) {
+    const float* e = &weights_.tok_emb[static_cast<size_t>(tokens[static_cast<size_t>(i)]) * d];
+    std::memcpy(&x[static_cast<size_t>(i) * d], e, sizeof(float) * d);
+    if (c.pos == PosKind::Learned) {
+      const float* pe = &weights_.pos_emb[static_cast<size_t>(p0 + i) * d];
+      for (int j = 0; j < d; ++j) x[static_cast<size_t>(i) * d + j] += pe[j];
+    }
+  }
+
+  // RoPE angles for the new positions: [n, D/2] each. Angles are position * frequency in
+  // fp32, as transformers computes them.
+  const int half = D / 2;
+  std::vector<float> cosv, sinv;
+  if (c.pos == PosKind::Rope) {
+    cosv.resize(static_cast<size_t>(n) * half);
+    sinv.resize(static_cast<size_t>(n) * half);
+    for (int i = 0; i < n; ++i)
+      for (int k = 0; k < half; ++k) {
+        const float a = static_cast<float>(p0 + i) * inv_freq_[static_cast<size_t>(k)];
+        cosv[static_cast<size_t>(i) * half + k] = std::cos(a);
+        sinv[static_cast<size_t>(i) * half + k] = std::sin(a);
+      }
+  }
+
+  if (req.attention) res.patterns.resize(static_cast<size_t>(c.n_layer));
+  if (req.resid) res.resid.resize(static_cast<size_t>(c.n_layer));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const int group = H / G;
+  const int n_threads = omp_get_max_threads();
+  std::vector<std::vector<float>> scores(static_cast<size_t>(n_threads));
+
+  for (int l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+    normalize(h.data(), x.data(), w.norm1_w, w.norm1_b, n, d, c.norm, c.norm_eps);
+    linear(qkv.data(), h.data(), w.wqkv, w.bqkv, n, d, qkv_w);
+
+    // Keys and values into the cache; RoPE on queries and keys.
+#pragma omp parallel for if (n > 8)
+    for (int i = 0; i < n; ++i) {
+      float* row = &qkv[static_cast<size_t>(i) * qkv_w];
+      for (int g = 0; g < G; ++g) {
+        float* k = row + qd + g * D;
+        if (cache.keeps_pre_rope()) std::memcpy(cache.k_pre_row(l, g, p0 + i), k, sizeof(float) * D);
+        if (c.pos == PosKind::Rope)
+          rope_rotate(k, &cosv[static_cast<size_t>(i) * half], &sinv[static_cast<size_t>(i) * half], D, c.rope_pairing);
+        std::memcpy(cache.k_row(l, g, p0 + i), k, sizeof(float) * D);
+        std::memcpy(cache.v_row(l, g, p0 + i), row + qd + kd + g * D, sizeof(float) * D);
+      }
+      if (c.pos == PosKind::Rope)
+        for (int hh = 0; hh < H; ++hh)
+          rope_rotate(row + hh * D, &cosv[static_cast<size_t>(i) * half], &sinv[static_cast<size_t>(i) * half], D,
+                      c.rope_pairing);
+    }
+
+    // Attention, one query head per task: S[n, T] = Q K^T * scale, causal softmax, O = S V.
+    if (req.attention) res.patterns[static_cast<size_t>(l)].assign(static_cast<size_t>(H) * n * T, 0.0f);
+#pragma omp parallel for schedule(dynamic)
+    for (int hh = 0; hh < H; ++hh) {
+      std::vector<float>& S = scores[static_cast<size_t>(omp_get_thread_num())];
+      S.resize(static_cast<size_t>(n) * T);
+      const int g = hh / group;
+      const float* K = cache.k_row(l, g, 0);
+      const float* Vv = cache.v_row(l, g, 0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale, &qkv[static_cast<size_t>(hh) * D], qkv_w,
+                  K, D, 0.0f, S.data(), T);
+      for (int i = 0; i < n; ++i) {
+        float* s = &S[static_cast<size_t>(i) * T];
+        const int last = p0 + i;  // attends to positions 0..last
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j <= last; ++j) mx = std::max(mx, s[j]);
+        float sum = 0.0f;
+        for (int j = 0; j <= last; ++j) {
+          s[j] = std::exp(s[j] - mx);
+          sum += s[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j <= last; ++j) s[j] *= inv;
+        for (int j = last + 1; j < T; ++j) s[j] = 0.0f;
+      }
+      if (req.attention)
+        std::memcpy(&res.patterns[static_cast<size_t>(l)][static_cast<size_t>(hh) * n * T], S.data(),
+                    sizeof(float) * static_cast<size_t>(n) * T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, S.data(), T, Vv, D, 0.0f,
+                  &attn[static_cast<size_t>(hh) * D], qd);
+    }
+    linear(x.data(), attn.data(), w.wo, w.bo, n, qd, d, /*accumulate=*/true);
+
+    // MLP.
+    normalize(h.data(), x.data(), w.norm2_w, w.norm2_b, n, d, c.norm, c.norm_eps);
+    linear(mid.data(), h.data(), w.w_in, w.b_in, n, d, mlp_w);
+    if (c.mlp == MlpKind::SwiGlu) {
+#pragma omp parallel for if (n > 8)
+      for (int i = 0; i < n; ++i) {
+        float* row = &mid[static_cast<size_t>(i) * mlp_w];
+        // Gate in the first F columns, up in the next F; the product goes into the first F.
+        for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
+      }
+      // Down projection reads [n, F] rows with a stride of 2F.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w, w.w_out.data(), F, 1.0f,
+                  x.data(), d);
+      if (!w.b_out.empty())
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < d; ++j) x[static_cast<size_t>(i) * d + j] += w.b_out[static_cast<size_t>(j)];
+    } else {
+#pragma omp parallel for if (n > 8)
+      for (int i = 0; i < n; ++i) {
+        float* row = &mid[static_cast<size_t>(i) * mlp_w];
+        for (int j = 0; j < F; ++j) row[j] = gelu_tanh(row[j]);
+      }
+      linear(x.data(), mid.data(), w.w_out, w.b_out, n, F, d, /*accumulate=*/true);
+    }
+    if (req.resid) res.resid[static_cast<size_t>(l)].assign(x.begin(), x.end());
+  }
+  cache.advance(n);
+
+  // Final norm and LM head on the rows asked for.
+  const int rows = req.all_logits ? n : 1;
+  const float* xr = &x[static_cast<size_t>(n - rows) * d];
+  std::vector<float> hf(static_cast<size_t>(rows) * d);
+  normalize(hf.data(), xr, weights_.norm_f_w, weights_.norm_f_b, rows, d, c.norm, c.norm_eps);
+  res.logits.resize(static_cast<size_t>(rows) * V);
+  const std::vector<float>& head = weights_.lm_head.empty() ? weights_.tok_emb : weights_.lm_head;
+  linear(res.logits.data(), hf.data(), head, {}, rows, d, V);
+  return res;
+}
+
+}  // namespace kvscope::model

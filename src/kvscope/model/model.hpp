@@ -1,0 +1,55 @@
+// Model: a Config and its Weights, and the forward pass every architecture shares.
+//
+// forward() runs n new tokens at positions cache.length() .. cache.length()+n-1: one batched
+// pass for a prompt (prefill), or one token at a time (decode). It appends their keys and
+// values to the cache and attends over everything cached.
+//
+// Letters: n = new tokens, T = cached tokens after the call, d = d_model, H = n_head,
+// G = n_kv_head, D = head_dim, V = vocab.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kvscope/model/config.hpp"
+#include "kvscope/model/kv_cache.hpp"
+#include "kvscope/model/weights.hpp"
+
+namespace kvscope::model {
+
+struct ForwardRequest {
+  bool all_logits = false;  // logits for every new token; otherwise for the last one only
+  bool attention = false;   // attention probabilities of every layer
+  bool resid = false;       // residual stream after every block
+};
+
+struct ForwardResult {
+  std::vector<float> logits;                 // [n or 1, V]
+  std::vector<std::vector<float>> patterns;  // [n_layer][H, n, T] when requested
+  std::vector<std::vector<float>> resid;     // [n_layer][n, d] when requested
+};
+
+class Model {
+ public:
+  Model(Config config, Weights weights);
+
+  const Config& config() const { return config_; }
+  const Weights& weights() const { return weights_; }
+
+  // An empty cache shaped for this model with room for `capacity` tokens (it grows if needed).
+  KvCache new_cache(int capacity, bool keep_pre_rope = false) const;
+
+  // Throws BadInput if a token id is out of range or the cache would exceed the context.
+  ForwardResult forward(KvCache& cache, std::span<const int32_t> tokens, const ForwardRequest& req = {}) const;
+
+  // RoPE inverse frequencies [D / 2] (after any scaling), as the engine uses them.
+  const std::vector<float>& rope_inv_freq() const { return inv_freq_; }
+
+ private:
+  Config config_;
+  Weights weights_;
+  std::vector<float> inv_freq_;  // [D / 2]
+};
+
+}  // namespace kvscope::model

@@ -1,0 +1,202 @@
+#include "kvscope/model/weights.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::model {
+
+namespace {
+
+class Loader {
+ public:
+  Loader(const Config& c, const TensorSource& src) : c_(c), src_(src) {}
+
+  const io::RawTensor* find(const std::string& name) const { return src_.find(name); }
+
+  // The tensor `name`, checked against `shape` (row-major, outermost first).
+  const io::RawTensor& require(const std::string& name, const std::vector<int64_t>& shape) const {
+    const io::RawTensor* t = src_.find(name);
+    if (!t) throw BadInput(fmt::format("{}: missing tensor '{}'", src_.file, name));
+    check(*t, shape);
+    return *t;
+  }
+
+  std::vector<float> get(const std::string& name, const std::vector<int64_t>& shape) {
+    return convert(require(name, shape));
+  }
+  std::vector<float> get_optional(const std::string& name, const std::vector<int64_t>& shape) {
+    const io::RawTensor* t = src_.find(name);
+    if (!t) return {};
+    check(*t, shape);
+    return convert(*t);
+  }
+  // A Conv1D weight stored [in, out], returned as [out, in].
+  std::vector<float> get_transposed(const std::string& name, int64_t in, int64_t out) {
+    std::vector<float> w = get(name, {in, out});
+    std::vector<float> t(w.size());
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t o = 0; o < out; ++o) t[static_cast<size_t>(o * in + i)] = w[static_cast<size_t>(i * out + o)];
+    return t;
+  }
+  int64_t params() const { return params_; }
+
+ private:
+  void check(const io::RawTensor& t, const std::vector<int64_t>& shape) const {
+    if (t.shape != shape)
+      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]", src_.file, t.name,
+                                 fmt::join(t.shape, ", "), fmt::join(shape, ", ")));
+    if (!io::dtype_is_float(t.dtype))
+      throw BadInput(fmt::format("{}: tensor '{}' has type {}, expected a floating-point type", src_.file,
+                                 t.name, io::dtype_name(t.dtype)));
+    if (!c_.declared_dtype.empty() && io::dtype_name(t.dtype) != c_.declared_dtype)
+      throw BadInput(fmt::format("{}: tensor '{}' has type {}, but config.json declares {}", src_.file, t.name,
+                                 io::dtype_name(t.dtype), c_.declared_dtype));
+  }
+  std::vector<float> convert(const io::RawTensor& t) {
+    params_ += t.numel();
+    return io::to_f32(t);
+  }
+
+  const Config& c_;
+  const TensorSource& src_;
+  int64_t params_ = 0;
+};
+
+void append(std::vector<float>& dst, const std::vector<float>& src) { dst.insert(dst.end(), src.begin(), src.end()); }
+
+Weights load_hf_gpt2(const Config& c, Loader& L) {
+  // save_pretrained of GPT2LMHeadModel prefixes "transformer."; the original checkpoints don't.
+  const std::string p = L.find("transformer.wte.weight") ? "transformer." : "";
+  const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
+  Weights w;
+  w.tok_emb = L.get(p + "wte.weight", {V, d});
+  w.pos_emb = L.get(p + "wpe.weight", {c.n_ctx, d});
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string b = fmt::format("{}h.{}.", p, l);
+    LayerWeights lw;
+    lw.norm1_w = L.get(b + "ln_1.weight", {d});
+    lw.norm1_b = L.get(b + "ln_1.bias", {d});
+    lw.wqkv = L.get_transposed(b + "attn.c_attn.weight", d, 3 * d);
+    lw.bqkv = L.get(b + "attn.c_attn.bias", {3 * d});
+    lw.wo = L.get_transposed(b + "attn.c_proj.weight", d, d);
+    lw.bo = L.get(b + "attn.c_proj.bias", {d});
+    lw.norm2_w = L.get(b + "ln_2.weight", {d});
+    lw.norm2_b = L.get(b + "ln_2.bias", {d});
+    lw.w_in = L.get_transposed(b + "mlp.c_fc.weight", d, F);
+    lw.b_in = L.get(b + "mlp.c_fc.bias", {F});
+    lw.w_out = L.get_transposed(b + "mlp.c_proj.weight", F, d);
+    lw.b_out = L.get(b + "mlp.c_proj.bias", {d});
+    w.layers.push_back(std::move(lw));
+  }
+  w.norm_f_w = L.get(p + "ln_f.weight", {d});
+  w.norm_f_b = L.get(p + "ln_f.bias", {d});
+  if (!c.tied_head) w.lm_head = L.get("lm_head.weight", {V, d});
+  return w;
+}
+
+Weights load_hf_llama(const Config& c, Loader& L) {
+  const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
+  const int64_t qd = int64_t{c.n_head} * c.head_dim, kd = int64_t{c.n_kv_head} * c.head_dim;
+  Weights w;
+  w.tok_emb = L.get("model.embed_tokens.weight", {V, d});
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string b = fmt::format("model.layers.{}.", l);
+    LayerWeights lw;
+    lw.norm1_w = L.get(b + "input_layernorm.weight", {d});
+    lw.wqkv = L.get(b + "self_attn.q_proj.weight", {qd, d});
+    append(lw.wqkv, L.get(b + "self_attn.k_proj.weight", {kd, d}));
+    append(lw.wqkv, L.get(b + "self_attn.v_proj.weight", {kd, d}));
+    if (c.qkv_bias) {
+      lw.bqkv = L.get(b + "self_attn.q_proj.bias", {qd});
+      append(lw.bqkv, L.get(b + "self_attn.k_proj.bias", {kd}));
+      append(lw.bqkv, L.get(b + "self_attn.v_proj.bias", {kd}));
+    }
+    lw.wo = L.get(b + "self_attn.o_proj.weight", {d, qd});
+    if (c.out_bias) lw.bo = L.get(b + "self_attn.o_proj.bias", {d});
+    lw.norm2_w = L.get(b + "post_attention_layernorm.weight", {d});
+    lw.w_in = L.get(b + "mlp.gate_proj.weight", {F, d});
+    append(lw.w_in, L.get(b + "mlp.up_proj.weight", {F, d}));
+    lw.w_out = L.get(b + "mlp.down_proj.weight", {d, F});
+    if (c.mlp_bias) {
+      // Only the down projection's bias is kept separately; gate/up biases are fused like
+      // their weights.
+      lw.b_in = L.get(b + "mlp.gate_proj.bias", {F});
+      append(lw.b_in, L.get(b + "mlp.up_proj.bias", {F}));
+      lw.b_out = L.get(b + "mlp.down_proj.bias", {d});
+    }
+    w.layers.push_back(std::move(lw));
+  }
+  w.norm_f_w = L.get("model.norm.weight", {d});
+  if (!c.tied_head) w.lm_head = L.get("lm_head.weight", {V, d});
+  return w;
+}
+
+Weights load_gguf(const Config& c, Loader& L) {
+  const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
+  const int64_t qd = int64_t{c.n_head} * c.head_dim, kd = int64_t{c.n_kv_head} * c.head_dim;
+  const bool layer_norm = c.norm == NormKind::LayerNorm;
+  Weights w;
+  w.tok_emb = L.get("token_embd.weight", {V, d});
+  if (c.pos == PosKind::Learned) w.pos_emb = L.get("position_embd.weight", {c.n_ctx, d});
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string b = fmt::format("blk.{}.", l);
+    LayerWeights lw;
+    lw.norm1_w = L.get(b + "attn_norm.weight", {d});
+    if (layer_norm) lw.norm1_b = L.get(b + "attn_norm.bias", {d});
+    if (L.find(b + "attn_qkv.weight")) {
+      lw.wqkv = L.get(b + "attn_qkv.weight", {qd + 2 * kd, d});
+      if (c.qkv_bias) lw.bqkv = L.get(b + "attn_qkv.bias", {qd + 2 * kd});
+    } else {
+      lw.wqkv = L.get(b + "attn_q.weight", {qd, d});
+      append(lw.wqkv, L.get(b + "attn_k.weight", {kd, d}));
+      append(lw.wqkv, L.get(b + "attn_v.weight", {kd, d}));
+      if (c.qkv_bias) {
+        lw.bqkv = L.get(b + "attn_q.bias", {qd});
+        append(lw.bqkv, L.get(b + "attn_k.bias", {kd}));
+        append(lw.bqkv, L.get(b + "attn_v.bias", {kd}));
+      }
+    }
+    lw.wo = L.get(b + "attn_output.weight", {d, qd});
+    if (c.out_bias) lw.bo = L.get(b + "attn_output.bias", {d});
+    lw.norm2_w = L.get(b + "ffn_norm.weight", {d});
+    if (layer_norm) lw.norm2_b = L.get(b + "ffn_norm.bias", {d});
+    if (c.mlp == MlpKind::SwiGlu) {
+      lw.w_in = L.get(b + "ffn_gate.weight", {F, d});
+      append(lw.w_in, L.get(b + "ffn_up.weight", {F, d}));
+    } else {
+      lw.w_in = L.get(b + "ffn_up.weight", {F, d});
+    }
+    if (c.mlp_bias) lw.b_in = L.get(b + "ffn_up.bias", {F});
+    lw.w_out = L.get(b + "ffn_down.weight", {d, F});
+    if (c.mlp_bias) lw.b_out = L.get(b + "ffn_down.bias", {d});
+    w.layers.push_back(std::move(lw));
+  }
+  w.norm_f_w = L.get("output_norm.weight", {d});
+  if (layer_norm) w.norm_f_b = L.get("output_norm.bias", {d});
+  // Some GGUF files omit output.weight to mean a tied head.
+  if (!c.tied_head) {
+    w.lm_head = L.get_optional("output.weight", {V, d});
+  }
+  if (c.pos == PosKind::Rope) w.rope_freq_factors = L.get_optional("rope_freqs.weight", {c.head_dim / 2});
+  return w;
+}
+
+}  // namespace
+
+Weights load_weights(const Config& c, const TensorSource& src, WeightNaming naming) {
+  Loader L(c, src);
+  Weights w;
+  if (naming == WeightNaming::Gguf) {
+    w = load_gguf(c, L);
+  } else if (c.arch == "gpt2") {
+    w = load_hf_gpt2(c, L);
+  } else {
+    w = load_hf_llama(c, L);
+  }
+  w.n_params = L.params();
+  return w;
+}
+
+}  // namespace kvscope::model

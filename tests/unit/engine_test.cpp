@@ -1,0 +1,181 @@
+// Engine properties that need no reference: cached decoding equals a full recompute, and
+// the cache holds what attention used.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kvscope/error.hpp"
+#include "kvscope/model/model.hpp"
+
+namespace kvscope::model {
+namespace {
+
+std::vector<float> randn(size_t n, std::mt19937& rng, float scale) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+Model random_model(const Config& c, unsigned seed) {
+  std::mt19937 rng(seed);
+  const size_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
+  const size_t qkv = static_cast<size_t>(c.n_head + 2 * c.n_kv_head) * c.head_dim;
+  const size_t qd = static_cast<size_t>(c.n_head) * c.head_dim;
+  const bool ln = c.norm == NormKind::LayerNorm;
+  const size_t mlp_in = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
+  Weights w;
+  w.tok_emb = randn(V * d, rng, 0.5f);
+  if (c.pos == PosKind::Learned) w.pos_emb = randn(static_cast<size_t>(c.n_ctx) * d, rng, 0.1f);
+  for (int l = 0; l < c.n_layer; ++l) {
+    LayerWeights lw;
+    lw.norm1_w = randn(d, rng, 0.1f);
+    for (float& x : lw.norm1_w) x += 1.0f;
+    if (ln) lw.norm1_b = randn(d, rng, 0.1f);
+    lw.wqkv = randn(qkv * d, rng, 0.3f);
+    if (c.qkv_bias) lw.bqkv = randn(qkv, rng, 0.1f);
+    lw.wo = randn(d * qd, rng, 0.3f);
+    if (c.out_bias) lw.bo = randn(d, rng, 0.1f);
+    lw.norm2_w = randn(d, rng, 0.1f);
+    for (float& x : lw.norm2_w) x += 1.0f;
+    if (ln) lw.norm2_b = randn(d, rng, 0.1f);
+    lw.w_in = randn(mlp_in * d, rng, 0.3f);
+    if (c.mlp_bias) lw.b_in = randn(F, rng, 0.1f);
+    lw.w_out = randn(d * F, rng, 0.3f);
+    if (c.mlp_bias) lw.b_out = randn(d, rng, 0.1f);
+    w.layers.push_back(std::move(lw));
+  }
+  w.norm_f_w = randn(d, rng, 0.1f);
+  for (float& x : w.norm_f_w) x += 1.0f;
+  if (ln) w.norm_f_b = randn(d, rng, 0.1f);
+  if (!c.tied_head) w.lm_head = randn(V * d, rng, 0.5f);
+  return Model(c, std::move(w));
+}
+
+Config gpt2_like() {
+  Config c;
+  c.arch = "gpt2";
+  c.n_layer = 2, c.d_model = 32, c.n_head = 4, c.n_kv_head = 4, c.head_dim = 8, c.d_ff = 64;
+  c.vocab_size = 50, c.n_ctx = 40;
+  c.qkv_bias = c.out_bias = c.mlp_bias = true;
+  c.tied_head = true;
+  return c;
+}
+
+Config llama_like(RopePairing pairing) {
+  Config c;
+  c.arch = "llama";
+  c.n_layer = 3, c.d_model = 32, c.n_head = 4, c.n_kv_head = 2, c.head_dim = 8, c.d_ff = 48;
+  c.vocab_size = 60, c.n_ctx = 64;
+  c.norm = NormKind::RmsNorm, c.mlp = MlpKind::SwiGlu, c.pos = PosKind::Rope, c.rope_pairing = pairing;
+  c.norm_eps = 1e-6f;
+  return c;
+}
+
+void expect_cached_decoding_matches_full_pass(const Model& m) {
+  const std::vector<int32_t> toks = {3, 17, 9, 22, 5, 41, 0, 12, 30, 7, 19, 2};
+  KvCache full = m.new_cache(4);  // small capacity on purpose: the cache must grow
+  ForwardResult ref = m.forward(full, toks, {.all_logits = true});
+  const int V = m.config().vocab_size;
+
+  KvCache inc = m.new_cache(4, /*keep_pre_rope=*/true);
+  const int prefix = 5;
+  m.forward(inc, std::span(toks).first(prefix));
+  for (size_t i = prefix; i < toks.size(); ++i) {
+    ForwardResult step = m.forward(inc, std::span(toks).subspan(i, 1));
+    for (int v = 0; v < V; ++v)
+      ASSERT_NEAR(step.logits[static_cast<size_t>(v)], ref.logits[i * V + static_cast<size_t>(v)], 1e-4)
+          << "position " << i << " vocab " << v;
+  }
+  ASSERT_EQ(inc.length(), static_cast<int>(toks.size()));
+  for (int l = 0; l < m.config().n_layer; ++l)
+    for (int g = 0; g < m.config().n_kv_head; ++g)
+      for (int t = 0; t < inc.length(); ++t)
+        for (int k = 0; k < m.config().head_dim; ++k) {
+          ASSERT_NEAR(inc.k_row(l, g, t)[k], full.k_row(l, g, t)[k], 1e-5);
+          ASSERT_NEAR(inc.v_row(l, g, t)[k], full.v_row(l, g, t)[k], 1e-5);
+        }
+}
+
+TEST(Engine, CachedDecodingMatchesFullPassGpt2) { expect_cached_decoding_matches_full_pass(random_model(gpt2_like(), 1)); }
+
+TEST(Engine, CachedDecodingMatchesFullPassLlamaGqa) {
+  expect_cached_decoding_matches_full_pass(random_model(llama_like(RopePairing::Halves), 2));
+  expect_cached_decoding_matches_full_pass(random_model(llama_like(RopePairing::Interleaved), 3));
+}
+
+TEST(Engine, AttentionRowsAreCausalDistributions) {
+  Model m = random_model(llama_like(RopePairing::Halves), 4);
+  KvCache cache = m.new_cache(8);
+  const std::vector<int32_t> toks = {1, 2, 3, 4, 5, 6};
+  ForwardResult r = m.forward(cache, toks, {.attention = true});
+  const int n = 6, H = m.config().n_head;
+  ASSERT_EQ(r.patterns.size(), 3u);
+  for (const auto& p : r.patterns) {
+    ASSERT_EQ(p.size(), static_cast<size_t>(H * n * n));
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < n; ++i) {
+        double sum = 0;
+        for (int j = 0; j < n; ++j) {
+          const float v = p[static_cast<size_t>((h * n + i) * n + j)];
+          if (j > i) {
+            EXPECT_EQ(v, 0.0f);
+          }
+          sum += v;
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-5);
+      }
+  }
+  // The first query can only see itself.
+  EXPECT_FLOAT_EQ(r.patterns[0][0], 1.0f);
+}
+
+TEST(Engine, PreRopeKeysRotateIntoCachedKeys) {
+  // Position 0 has angle 0: keys before and after RoPE are equal there and differ later.
+  Model m = random_model(llama_like(RopePairing::Halves), 5);
+  KvCache cache = m.new_cache(8, true);
+  const std::vector<int32_t> toks = {10, 11, 12};
+  m.forward(cache, toks);
+  for (int k = 0; k < 8; ++k) EXPECT_FLOAT_EQ(cache.k_row(0, 1, 0)[k], cache.k_pre_row(0, 1, 0)[k]);
+  // Rotation preserves each pair's norm: (x_i, x_{i+D/2}).
+  for (int i = 0; i < 4; ++i) {
+    const float* a = cache.k_pre_row(1, 0, 2);
+    const float* b = cache.k_row(1, 0, 2);
+    EXPECT_NEAR(std::hypot(a[i], a[i + 4]), std::hypot(b[i], b[i + 4]), 1e-5);
+  }
+  EXPECT_GT(std::fabs(cache.k_row(1, 0, 2)[0] - cache.k_pre_row(1, 0, 2)[0]), 1e-6);
+}
+
+TEST(Engine, RejectsTokensOutsideVocabAndContext) {
+  Model m = random_model(gpt2_like(), 6);
+  KvCache cache = m.new_cache(8);
+  std::vector<int32_t> bad = {1, 50};
+  EXPECT_THROW(m.forward(cache, bad), BadInput);
+  std::vector<int32_t> too_long(41, 1);
+  KvCache c2 = m.new_cache(8);
+  EXPECT_THROW(m.forward(c2, too_long), BadInput);
+}
+
+TEST(Engine, Llama3ScalingSlowsOnlyLongWavelengths) {
+  Config c = llama_like(RopePairing::Halves);
+  c.rope_theta = 10000.0f;
+  Model plain = random_model(c, 7);
+  c.rope_scaling.llama3 = true;
+  c.rope_scaling.factor = 8.0f;
+  c.rope_scaling.low_freq_factor = 1.0f;
+  c.rope_scaling.high_freq_factor = 4.0f;
+  c.rope_scaling.original_max_position = 16;
+  Model scaled = random_model(c, 7);
+  const auto& a = plain.rope_inv_freq();
+  const auto& b = scaled.rope_inv_freq();
+  // D = 8: frequencies 1, 0.1, 0.01, 0.001 -> wavelengths 6.3, 63, 628, 6283.
+  // high wavelength = 16/4 = 4, low = 16: all four are >= 4; 6.3 is in the smooth band.
+  EXPECT_FLOAT_EQ(b[3], a[3] / 8.0f);
+  EXPECT_FLOAT_EQ(b[1], a[1] / 8.0f);
+  const float smooth = (16.0f / (2.0f * 3.14159265f / a[0]) - 1.0f) / 3.0f;
+  EXPECT_NEAR(b[0], (1 - smooth) * a[0] / 8 + smooth * a[0], 1e-5);
+}
+
+}  // namespace
+}  // namespace kvscope::model
