@@ -101,7 +101,8 @@ def check_layer0_from_gguf(ids, tensors, path):
                                   "blk.0.attn_k.weight"})
     n_kv = meta["llama.attention.head_count_kv"]
     x = w["token_embd.weight"][ids]  # [seq, d_model]
-    x = x / np.sqrt((x * x).mean(-1, keepdims=True) + meta["llama.attention.layer_norm_rms_epsilon"])
+    eps = meta["llama.attention.layer_norm_rms_epsilon"]
+    x = x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
     x = x * w["blk.0.attn_norm.weight"]
     k = x @ w["blk.0.attn_k.weight"].T  # [seq, kv_heads * head_dim], llama.cpp row order
     head_dim = k.shape[1] // n_kv

@@ -225,7 +225,6 @@ ATTN_INPUTS = ("c_attn", "q_proj", "k_proj", "v_proj")
 
 def build_model(spec, tok, seed):
     config_cls, model_cls = ARCH[spec["arch"]]
-    special = {}
     bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     special = dict(bos_token_id=bos, eos_token_id=tok.eos_token_id, pad_token_id=None)
     config = config_cls(vocab_size=len(tok), initializer_range=spec["std"], **special,
@@ -533,7 +532,8 @@ def main():
         size, gaps, lens = make_model(name, spec, tokenizers_built, models_built)
         print(f"{name}: {size} bytes, prompt tokens {lens}, min top-1 gaps {gaps}")
     for name in ("gpt2-a", "gpt2-b", "gpt2-bf16"):
-        print(f"independent check {name} layer 0 K/V/pattern: max err {check_gpt2_layer0(name):.2e}")
+        print(f"independent check {name} layer 0 K/V/pattern: max err "
+              f"{check_gpt2_layer0(name):.2e}")
     for name in ("llama-gqa", "llama3-scaled", "qwen2", "llama-gqa-sharded"):
         print(f"independent check {name} RoPE (+ layer-0 k_pre_rope): max err "
               f"{check_llama_rope(name):.2e}")
