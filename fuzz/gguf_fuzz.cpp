@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<float> out;
     for (const RawTensor& t : f.tensors()) {
       if (t.numel() > (1 << 20)) continue;  // bounded memory; the bytes are in range anyway
-      out.resize(static_cast<size_t>(t.numel()));
+      out.resize(static_cast<size_t>(t.numel()) + 1);  // never a null buffer
       try {
         to_f32(t, out.data());
       } catch (const kvscope::Unsupported&) {  // integer tensors

@@ -576,6 +576,23 @@ TEST(GgufEdge, LongStringSummaryIsAbbreviated) {
   EXPECT_EQ(f.get_string("x.long")->size(), 1001u);
 }
 
+TEST(GgufEdge, SummaryNeverCutsAUtf8Sequence) {
+  GgufBuilder b;
+  b.kv_string("x.u", std::string(59, 'a') + "\xc3\xa9" + std::string(10, 'b'));
+  const GgufFile f = GgufFile::from_bytes(b.build(), "u.gguf");
+  EXPECT_EQ(f.metadata()[0].summary, "\"" + std::string(59, 'a') + "\xc3\xa9...\"");
+}
+
+TEST(GgufEdge, ZeroElementTensorIsEmpty) {
+  GgufBuilder b;
+  b.tensor({"none", {0, 3}, 0, 0, {}});
+  const GgufFile f = GgufFile::from_bytes(b.build(), "z.gguf");
+  ASSERT_EQ(f.tensors().size(), 1u);
+  EXPECT_EQ(f.tensors()[0].shape, (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(f.tensors()[0].nbytes, 0);
+  EXPECT_EQ(f.tensors()[0].numel(), 0);
+}
+
 // --- the default model, when present -------------------------------------------------------
 
 TEST(GgufDefaultModel, SmolLM2Q4_1) {

@@ -228,11 +228,11 @@ std::string printable(std::string_view s, size_t max_chars) {
   out.reserve(std::min(s.size(), max_chars) + 8);
   size_t n = 0;
   for (char c : s) {
-    if (n >= max_chars) {
+    const auto u = static_cast<unsigned char>(c);
+    if (n >= max_chars && (u & 0xc0) != 0x80) {  // never cut a UTF-8 sequence in two
       out += "...";
       break;
     }
-    const auto u = static_cast<unsigned char>(c);
     if (c == '\n') {
       out += "\\n";
     } else if (c == '\\' || c == '"') {
@@ -554,7 +554,8 @@ void GgufFile::parse() {
           P, printable(t.name, 80), data_start_ + expected,
           static_cast<uint64_t>(data_start_ + expected) + static_cast<uint64_t>(t.nbytes), size_,
           data_start_));
-    t.data = bytes_ + data_start_ + expected;
+    // A zero-byte tensor at the very end may sit past the (unpadded) end of the file.
+    t.data = bytes_ + std::min(size_, data_start_ + expected);
     expected = align_up(expected + t.nbytes, alignment_);  // <= data_size + alignment
   }
 }
