@@ -79,6 +79,7 @@ TEST_P(Oracle, MatchesTransformers) {
 
     capture::GenerateOptions g;
     g.max_new_tokens = p["greedy_new_tokens"];
+    g.stop_at_eos = false;  // the fixtures generate exactly greedy_new_tokens
     capture::GenerationTrace t = capture::generate_ids(m, ids, g);
     std::vector<int32_t> got;
     for (const auto& s : t.steps) got.push_back(s.token);

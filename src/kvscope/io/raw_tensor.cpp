@@ -128,6 +128,7 @@ void to_f32(const RawTensor& t, float* out) {
   if (t.nbytes < need)
     throw BadInput(fmt::format("tensor '{}': {} bytes of {} data, {} needed", t.name, t.nbytes,
                                dtype_name(t.dtype), need));
+  if (n == 0) return;
   const std::byte* p = t.data;
   switch (t.dtype) {
     case DType::F32:
