@@ -402,8 +402,8 @@ Axes& Axes::heatmap(std::span<const float> values, int64_t rows, int64_t cols, H
   Norm norm = style.norm.resolve(values);
 
   // Colour lookup on a fine grid of the linear (or log) position: one table lookup per cell
-  // instead of a pow() per cell; 2^16 steps is far below what a colormap can show.
-  constexpr int kLut = 1 << 16;
+  // instead of a pow() per cell; 2^13 steps is far below what a colormap can show.
+  constexpr int kLut = 1 << 13;
   std::vector<uint32_t> lut(kLut);
   for (int i = 0; i < kLut; ++i) {
     double u = static_cast<double>(i) / (kLut - 1);

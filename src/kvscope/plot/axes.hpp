@@ -1,17 +1,23 @@
 // Axes: one plotting area of a Figure and the artists drawn in it (lines, scatter, bars,
 // histograms, box and violin plots, heatmaps, reference lines, text). An Axes only stores
-// plain data; Figure lays it out and renders it. Styles are aggregates meant for designated
-// initialisers; every field has a sensible default.
+// plain data; Figure lays it out and renders it. Styles are plain structs whose every field
+// has a sensible default: set the fields you need. (Designated initialisers such as
+// {.label = "mean"} also work, but GCC 12 warns about them under -Wextra.)
 //
 //   Axes& ax = fig.axes(0, 0);
 //   ax.title("Key norms by layer").x_label("layer").y_label("‖k‖₂").grid();
-//   ax.line(layers, mean_norm, {.label = "mean", .marker = Marker::circle});
-//   ax.line(layers, max_norm, {.label = "max", .dashed = true});
-//   ax.legend();
+//   LineStyle mean;
+//   mean.label = "mean";
+//   mean.marker = Marker::circle;
+//   ax.line(layers, mean_norm, mean);
+//   ax.line(layers, max_norm).legend();
 //
-//   Axes& hm = fig.axes(0, 1);
-//   hm.heatmap(attn, {.cmap = "magma", .norm = Norm::power(0.5, 0, 1),
-//                     .colorbar_label = "attention", .x_labels = tokens, .y_labels = tokens});
+//   HeatmapStyle hs;
+//   hs.cmap = "magma";
+//   hs.norm = Norm::power(0.5, 0, 1);   // brings out small attention weights
+//   hs.colorbar_label = "attention";
+//   hs.x_labels = hs.y_labels = tokens;
+//   fig.axes(0, 1).heatmap(attn, hs);
 //
 // Units: positions and sizes are in figure units (1 unit = 1 pixel at scale 1, see
 // figure.hpp); font sizes likewise. Data coordinates are whatever the caller plots.
@@ -66,6 +72,9 @@ struct ScatterStyle {
 
 // One series of a (possibly grouped) bar chart: values[i] belongs to category i.
 struct BarSeries {
+  BarSeries(std::vector<double> values_, std::string label_ = {},
+            std::optional<Color> color_ = std::nullopt)
+      : values(std::move(values_)), label(std::move(label_)), color(color_) {}
   std::vector<double> values;
   std::string label;
   std::optional<Color> color;

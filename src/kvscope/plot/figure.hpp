@@ -3,8 +3,14 @@
 //
 //   plot::Figure fig(1200, 500);                 // or Figure::inches(6.4, 4.8, 200)
 //   fig.suptitle("Layer 3 attention").grid(1, 2);
-//   fig.axes(0, 0).heatmap(attn, {.cmap = "magma", .x_labels = toks, .y_labels = toks});
-//   fig.axes(0, 1).hist(keys, {.bins = 60, .log = true}).x_label("key value");
+//   HeatmapStyle hs;
+//   hs.cmap = "magma";
+//   hs.x_labels = hs.y_labels = toks;
+//   fig.axes(0, 0).heatmap(attn, hs);
+//   HistStyle h;
+//   h.bins = 60;
+//   h.log = true;
+//   fig.axes(0, 1).hist(keys, h).x_label("key value");
 //   fig.save("attention.png");                   // .png, .svg or .pdf
 //
 // Units: the figure is `width` x `height` figure units. A PNG has round(width * scale) x
@@ -67,7 +73,9 @@ struct Layout {
 };
 
 struct FigureStyle {
-  std::string font_family = "DejaVu Sans, Noto Sans, Noto Sans CJK SC, Noto Color Emoji";
+  // Emoji come from fontconfig's fallback: naming "Noto Color Emoji" here would make it
+  // claim the digits (it has keycap digit glyphs) and space numbers out.
+  std::string font_family = "DejaVu Sans, Noto Sans, Noto Sans CJK SC";
   double font_scale = 1.0;  // multiplies every font size
   double margin = 10;       // around the figure
   double wspace = 18;       // between grid columns

@@ -201,8 +201,16 @@ AxisFit fit_axis(TextEngine& te, const AxisMap& m, const std::optional<FixedTick
     }
   }
   int n = static_cast<int>(fit.ticks.at.size());
+  // Round strides (every 5th, 10th, 20th, 50th token) are easier to read positions from.
   fit.every = 1;
-  while (fit.every < n && !spaced(m, fit.ticks, fit.every, extent_at(fit.rotation))) ++fit.every;
+  while (fit.every < n && !spaced(m, fit.ticks, fit.every, extent_at(fit.rotation))) {
+    int k = fit.every;
+    int p = 1;
+    while (p * 10 <= k) p *= 10;
+    int lead = k / p;
+    fit.every = k < 5 ? k + 1 : lead < 2 ? 2 * p : lead < 5 ? 5 * p : 10 * p;
+  }
+  fit.every = std::min(fit.every, std::max(n, 1));
   return fit;
 }
 
