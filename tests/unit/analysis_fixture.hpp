@@ -39,8 +39,19 @@ inline float value_at(int l, int h, int i, int c) {
 
 // Token texts chosen to hit every category (see analysis_token_categories_test.cpp).
 inline std::vector<std::string> synthetic_token_strings() {
-  return {"<|endoftext|>", "The", " runn", "ing", " on", "\n",
-          "the", " 2024", ",", " ", "\xC4\xA0mat", "\xE2\x96\x81" "and"};
+  return {"<|endoftext|>",
+          "The",
+          " runn",
+          "ing",
+          " on",
+          "\n",
+          "the",
+          " 2024",
+          ",",
+          " ",
+          "\xC4\xA0mat",
+          "\xE2\x96\x81"
+          "and"};
 }
 
 inline capture::Capture synthetic_capture(bool with_attention = true) {
@@ -114,8 +125,8 @@ inline void expect_all_close(const Seq& got, const nlohmann::json& want, const s
   ASSERT_EQ(static_cast<size_t>(std::size(got)), want.size()) << what;
   size_t i = 0;
   for (const auto& g : got) {
-    expect_close(static_cast<double>(g), want[i].get<double>(), what + "[" + std::to_string(i) + "]",
-                 rel, abs_floor);
+    expect_close(static_cast<double>(g), want[i].get<double>(),
+                 what + "[" + std::to_string(i) + "]", rel, abs_floor);
     ++i;
   }
 }

@@ -46,7 +46,8 @@ void expect_stats(const TensorStats& got, const nlohmann::json& want, const std:
   expect_close(got.max_abs, want["max_abs"], what + " max_abs");
   expect_close(got.kurtosis, want["kurtosis"], what + " kurtosis");
   ASSERT_EQ(got.channel_max_abs.shape, (std::vector<int64_t>{2, 8}));
-  expect_all_close(got.channel_max_abs.data, flatten(want["channel_max_abs"]), what + " channel_max_abs");
+  expect_all_close(got.channel_max_abs.data, flatten(want["channel_max_abs"]),
+                   what + " channel_max_abs");
 }
 
 TEST(AnalysisLayerStats, MatchesNumpyForKeysValuesAndCorrelation) {

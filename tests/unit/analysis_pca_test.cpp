@@ -14,7 +14,8 @@ using testing::synthetic_capture;
 
 void expect_pca(const PcaResult& got, const nlohmann::json& want, const std::string& what) {
   expect_all_close(got.coords.data, flatten(want["coords"]), what + " coords", 1e-5, 1e-5);
-  expect_all_close(got.components.data, flatten(want["components"]), what + " components", 1e-5, 1e-5);
+  expect_all_close(got.components.data, flatten(want["components"]), what + " components", 1e-5,
+                   1e-5);
   expect_all_close(got.explained_variance, want["explained_variance"], what + " variance");
   expect_all_close(got.explained_variance_ratio, want["explained_variance_ratio"], what + " ratio");
 }

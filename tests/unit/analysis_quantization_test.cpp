@@ -26,8 +26,10 @@ TEST(AnalysisQuantization, ErrorsMatchNumpyForEveryGroupingAndBitWidth) {
     for (size_t l = 0; l < 2; ++l) {
       expect_close(curves[i].key[l].relative_mse, w["key"][l]["relative_mse"], what + " key rmse");
       expect_close(curves[i].key[l].max_abs_error, w["key"][l]["max_abs_error"], what + " key max");
-      expect_close(curves[i].value[l].relative_mse, w["value"][l]["relative_mse"], what + " value rmse");
-      expect_close(curves[i].value[l].max_abs_error, w["value"][l]["max_abs_error"], what + " value max");
+      expect_close(curves[i].value[l].relative_mse, w["value"][l]["relative_mse"],
+                   what + " value rmse");
+      expect_close(curves[i].value[l].max_abs_error, w["value"][l]["max_abs_error"],
+                   what + " value max");
     }
   }
 }
