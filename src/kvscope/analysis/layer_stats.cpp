@@ -25,6 +25,7 @@ TensorStats tensor_stats(const Tensor& x, const SparsityRule& rule) {
     float* cmax = st.channel_max_abs.ptr() + a * D;
     const float* h = p + a * per_head;
     for (int64_t i = 0; i < per_head; i += D)
+#pragma omp simd reduction(+ : sum, sum_abs)
       for (int64_t c = 0; c < D; ++c) {
         const float v = std::fabs(h[i + c]);
         cmax[c] = std::max(cmax[c], v);
@@ -39,6 +40,7 @@ TensorStats tensor_stats(const Tensor& x, const SparsityRule& rule) {
 
   // Pass 2: central moments (two passes keep them accurate when |mean| >> std).
   double m2 = 0, m4 = 0;
+#pragma omp simd reduction(+ : m2, m4)
   for (size_t i = 0; i < n; ++i) {
     const double d = p[i] - st.mean;
     const double d2 = d * d;
@@ -65,6 +67,7 @@ TensorStats tensor_stats(const Tensor& x, const SparsityRule& rule) {
   }
   const double cut = rule.threshold * scale;
   int64_t small = 0;
+#pragma omp simd reduction(+ : small)
   for (size_t i = 0; i < n; ++i) small += std::fabs(static_cast<double>(p[i])) < cut;
   st.sparsity = static_cast<double>(small) / count;
   return st;
@@ -77,12 +80,14 @@ double pearson_correlation(const Tensor& a, const Tensor& b) {
   const size_t n = a.data.size();
   if (n == 0) return 0.0;
   double sa = 0, sb = 0;
+#pragma omp simd reduction(+ : sa, sb)
   for (size_t i = 0; i < n; ++i) {
     sa += a.data[i];
     sb += b.data[i];
   }
   const double ma = sa / static_cast<double>(n), mb = sb / static_cast<double>(n);
   double sab = 0, saa = 0, sbb = 0;
+#pragma omp simd reduction(+ : sab, saa, sbb)
   for (size_t i = 0; i < n; ++i) {
     const double da = a.data[i] - ma, db = b.data[i] - mb;
     sab += da * db;

@@ -32,6 +32,7 @@ void add_norms(const Tensor& x, int64_t KH, int64_t S, int64_t D, std::vector<do
     for (int64_t s = 0; s < S; ++s) {
       const float* v = x.ptr() + (h * S + s) * D;
       double sq = 0;
+#pragma omp simd reduction(+ : sq)
       for (int64_t c = 0; c < D; ++c) sq += static_cast<double>(v[c]) * v[c];
       out[static_cast<size_t>(s)] += std::sqrt(sq);
     }
