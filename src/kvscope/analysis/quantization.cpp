@@ -33,6 +33,17 @@ void check_rank3(const Tensor& x) {
     throw BadInput(fmt::format("quantization: tensor {} is not [KH, S, D]", x.shape_string()));
 }
 
+// (min, max) of n > 0 floats, in a loop the compiler vectorizes (minmax_element is scalar).
+std::pair<float, float> min_max(const float* x, int64_t n) {
+  float lo = x[0], hi = x[0];
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  return {lo, hi};
+}
+
 double levels_of(int bits) {
   return static_cast<double>((1 << bits) - 1);
 }
@@ -66,8 +77,8 @@ void sweep(const Tensor& x, QuantGrouping g, std::span<const int> bits, RowFn&& 
   };
   if (x.data.empty()) return;
   if (g == QuantGrouping::PerTensor) {
-    const auto [mn, mx] = std::minmax_element(x.data.begin(), x.data.end());
-    fill_uniform(*mn, *mx);
+    const auto [mn, mx] = min_max(x.ptr(), x.numel());
+    fill_uniform(mn, mx);
   }
   std::vector<float> lo(static_cast<size_t>(D)), hi(static_cast<size_t>(D));
   for (int64_t a = 0; a < A; ++a) {
@@ -86,8 +97,8 @@ void sweep(const Tensor& x, QuantGrouping g, std::span<const int> bits, RowFn&& 
     for (int64_t i = 0; i < S; ++i) {
       const float* row = head + i * D;
       if (g == QuantGrouping::PerToken) {
-        const auto [mn, mx] = std::minmax_element(row, row + D);
-        fill_uniform(*mn, *mx);
+        const auto [mn, mx] = min_max(row, D);
+        fill_uniform(mn, mx);
       }
       row_fn(a * S + i, row, codecs.data());
     }
@@ -99,8 +110,8 @@ void sweep(const Tensor& x, QuantGrouping g, std::span<const int> bits, RowFn&& 
 void quantize_dequantize(std::span<float> x, int bits) {
   check_bits(bits);
   if (x.empty()) return;
-  const auto [mn, mx] = std::minmax_element(x.begin(), x.end());
-  const Codec codec(*mn, *mx, levels_of(bits));
+  const auto [mn, mx] = min_max(x.data(), static_cast<int64_t>(x.size()));
+  const Codec codec(mn, mx, levels_of(bits));
   for (float& v : x) v = static_cast<float>(codec(v));
 }
 
@@ -159,8 +170,8 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
     div[b * D + c] = codec.div;
   };
   if (n > 0 && g == QuantGrouping::PerTensor) {
-    const auto [mn, mxv] = std::minmax_element(x.data.begin(), x.data.end());
-    for (size_t b = 0; b < nb; ++b) set(b, 0, *mn, *mxv);
+    const auto [mn, mxv] = min_max(x.ptr(), x.numel());
+    for (size_t b = 0; b < nb; ++b) set(b, 0, mn, mxv);
   }
   std::vector<float> cmin(static_cast<size_t>(D)), cmax(static_cast<size_t>(D));
   for (int64_t a = 0; a < A && S > 0; ++a) {
@@ -179,8 +190,8 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
     for (int64_t i = 0; i < S; ++i) {
       const float* row = head + i * D;
       if (g == QuantGrouping::PerToken) {
-        const auto [mn, mxv] = std::minmax_element(row, row + D);
-        for (size_t b = 0; b < nb; ++b) set(b, 0, *mn, *mxv);
+        const auto [mn, mxv] = min_max(row, D);
+        for (size_t b = 0; b < nb; ++b) set(b, 0, mn, mxv);
       }
       for (size_t b = 0; b < nb; ++b) {
         if (g == QuantGrouping::PerChannel)
