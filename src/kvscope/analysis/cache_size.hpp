@@ -1,0 +1,20 @@
+// Memory a KV cache takes as it grows during generation.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace kvscope::analysis {
+
+// Bytes of K and V for `seq` tokens: 2 * n_layer * kv_heads * seq * head_dim * bytes_per_value
+// (4 for fp32, 2 for fp16). BadInput on a negative size or int64 overflow.
+int64_t kv_cache_bytes(int64_t n_layer, int64_t kv_heads, int64_t seq, int64_t head_dim,
+                       int64_t bytes_per_value = 4);
+
+// [steps + 1] cache bytes (steps <= 10^7) after the prompt (entry 0: prompt_len tokens) and after
+// each of `steps` generated tokens (entry t: prompt_len + t tokens).
+std::vector<int64_t> kv_cache_bytes_per_step(int64_t n_layer, int64_t kv_heads, int64_t head_dim,
+                                             int64_t prompt_len, int64_t steps,
+                                             int64_t bytes_per_value = 4);
+
+}  // namespace kvscope::analysis

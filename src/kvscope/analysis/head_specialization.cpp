@@ -1,0 +1,111 @@
+#include "kvscope/analysis/head_specialization.hpp"
+
+#include <cmath>
+
+namespace kvscope::analysis {
+
+double attention_entropy(const float* row, int64_t n) {
+  double e = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const double p = row[j];
+    if (p > 0) e -= p * std::log(p);
+  }
+  return e;
+}
+
+namespace {
+
+// [H, H] cosine similarity of H rows of length n, in double.
+Tensor cosine_matrix(const std::vector<const float*>& rows, int64_t n) {
+  const int64_t H = static_cast<int64_t>(rows.size());
+  Tensor sim({H, H});
+  std::vector<double> norm(rows.size());
+  for (int64_t a = 0; a < H; ++a) {
+    double s = 0;
+    for (int64_t j = 0; j < n; ++j) s += static_cast<double>(rows[a][j]) * rows[a][j];
+    norm[static_cast<size_t>(a)] = std::sqrt(s);
+  }
+  for (int64_t a = 0; a < H; ++a)
+    for (int64_t b = a; b < H; ++b) {
+      double dot = 0;
+      for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(rows[a][j]) * rows[b][j];
+      const double den = norm[static_cast<size_t>(a)] * norm[static_cast<size_t>(b)];
+      const float c = den > 0 ? static_cast<float>(dot / den) : 0.0f;
+      sim.at(a, b) = c;
+      sim.at(b, a) = c;
+    }
+  return sim;
+}
+
+// [H, S] L2 norm of each token's D-vector, for the kv head each query head reads.
+Tensor head_norms(const Tensor& t, const std::vector<int>& kv_head, int64_t S, int64_t D) {
+  const int64_t H = static_cast<int64_t>(kv_head.size());
+  Tensor out({H, S});
+  for (int64_t h = 0; h < H; ++h) {
+    const float* base = t.ptr() + kv_head[static_cast<size_t>(h)] * S * D;
+    for (int64_t i = 0; i < S; ++i) {
+      double s = 0;
+      for (int64_t c = 0; c < D; ++c) s += static_cast<double>(base[i * D + c]) * base[i * D + c];
+      out.at(h, i) = static_cast<float>(std::sqrt(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HeadSpecialization head_specialization(const capture::Capture& cap, int layer, KvPart key_part) {
+  check_capture(cap);
+  check_layer_index(cap, layer);
+  const auto& lc = cap.layers[static_cast<size_t>(layer)];
+  const int64_t H = cap.n_head, S = cap.seq_len(), D = cap.head_dim;
+
+  HeadSpecialization r;
+  r.layer = layer;
+  for (int h = 0; h < cap.n_head; ++h) r.kv_head.push_back(kv_head_of(cap, h));
+  const Tensor& k = part_tensor(lc, key_part);
+  r.key_norms = head_norms(k, r.kv_head, S, D);
+  r.value_norms = head_norms(lc.v, r.kv_head, S, D);
+  r.has_attention = cap.has_attention();
+
+  std::vector<const float*> rows(static_cast<size_t>(H));
+  if (!r.has_attention) {
+    // Mean key vector of each kv head, then one row per query head.
+    Tensor mean_keys({cap.n_kv_head, D});
+    for (int64_t g = 0; g < cap.n_kv_head; ++g) {
+      for (int64_t c = 0; c < D; ++c) {
+        double s = 0;
+        for (int64_t i = 0; i < S; ++i) s += k.at(g, i, c);
+        mean_keys.at(g, c) = S > 0 ? static_cast<float>(s / static_cast<double>(S)) : 0.0f;
+      }
+    }
+    for (int64_t h = 0; h < H; ++h)
+      rows[static_cast<size_t>(h)] = mean_keys.ptr() + r.kv_head[static_cast<size_t>(h)] * D;
+    r.similarity = cosine_matrix(rows, D);
+    return r;
+  }
+
+  const Tensor& p = lc.pattern;  // [H, S, S]
+  r.entropy.assign(static_cast<size_t>(H), 0.0);
+  r.mean_distance.assign(static_cast<size_t>(H), 0.0);
+  r.sink_share.assign(static_cast<size_t>(H), 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    double ent = 0, dist = 0, sink = 0;
+    for (int64_t i = 0; i < S; ++i) {
+      const float* row = p.ptr() + (h * S + i) * S;
+      ent += attention_entropy(row, i + 1);
+      for (int64_t j = 0; j <= i; ++j)
+        dist += static_cast<double>(row[j]) * static_cast<double>(i - j);
+      sink += row[0];
+    }
+    const double n = S > 0 ? static_cast<double>(S) : 1.0;
+    r.entropy[static_cast<size_t>(h)] = ent / n;
+    r.mean_distance[static_cast<size_t>(h)] = dist / n;
+    r.sink_share[static_cast<size_t>(h)] = sink / n;
+    rows[static_cast<size_t>(h)] = p.ptr() + h * S * S;
+  }
+  r.similarity = cosine_matrix(rows, S * S);
+  return r;
+}
+
+}  // namespace kvscope::analysis

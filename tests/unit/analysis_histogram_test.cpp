@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "analysis_fixture.hpp"
+#include "kvscope/analysis/histogram.hpp"
+#include "kvscope/error.hpp"
+
+namespace kvscope::analysis {
+namespace {
+
+using testing::expect_all_close;
+using testing::expected;
+using testing::synthetic_capture;
+
+void expect_part(const PartDistribution& got, const nlohmann::json& want, const std::string& what) {
+  expect_all_close(got.overall.edges, want["edges"], what + " edges", 1e-12, 1e-12);
+  EXPECT_EQ(got.overall.counts, want["counts"].get<std::vector<int64_t>>()) << what;
+  ASSERT_EQ(got.per_layer.size(), 2u);
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(got.per_layer[l].edges, got.overall.edges) << what;
+    EXPECT_EQ(got.per_layer[l].counts, want["per_layer_counts"][l].get<std::vector<int64_t>>())
+        << what << " layer " << l;
+    expect_all_close(got.per_layer_percentiles[l], want["per_layer_percentiles"][l],
+                     what + " per-layer percentiles", 1e-9, 1e-9);
+  }
+  expect_all_close(got.percentiles, want["percentiles"], what + " percentiles", 1e-9, 1e-9);
+}
+
+TEST(AnalysisHistogram, ValueDistributionMatchesNumpy) {
+  const auto cap = synthetic_capture();
+  const auto& want = expected()["distribution"];
+  const auto d = value_distribution(cap, want["bins"].get<int>());
+  EXPECT_EQ(d.q, want["q"].get<std::vector<double>>());
+  expect_part(d.key, want["key"], "key");
+  expect_part(d.value, want["value"], "value");
+  EXPECT_EQ(d.key.overall.total(), 2 * 2 * 12 * 8);
+}
+
+TEST(AnalysisHistogram, EdgeValuesLandLikeNumpy) {
+  const std::vector<float> x = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f};
+  const auto h = histogram(x, 4, 0.0, 4.0);  // the maximum belongs to the last bin
+  EXPECT_EQ(h.counts, (std::vector<int64_t>{1, 1, 1, 2}));
+  const auto g = histogram(x, 2, 1.0, 3.0);
+  EXPECT_EQ(g.counts, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(g.outside, 2);
+}
+
+TEST(AnalysisHistogram, ConstantDataWidensAndNonFiniteIsCountedApart) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {2.0f, 2.0f, nan, std::numeric_limits<float>::infinity()};
+  const auto h = histogram(x, 2);
+  EXPECT_DOUBLE_EQ(h.edges.front(), 1.5);
+  EXPECT_DOUBLE_EQ(h.edges.back(), 2.5);
+  EXPECT_EQ(h.counts, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(h.non_finite, 2);
+}
+
+TEST(AnalysisHistogram, RejectsBadBinsAndRanges) {
+  const std::vector<float> x = {1.0f};
+  EXPECT_THROW(histogram(x, 0), BadInput);
+  EXPECT_THROW(histogram(x, 3, 1.0, 1.0), BadInput);
+  EXPECT_THROW(histogram(x, 3, 0.0, std::numeric_limits<double>::infinity()), BadInput);
+}
+
+TEST(AnalysisHistogram, PercentilesInterpolateBetweenOrderStatistics) {
+  const std::vector<float> x = {4.0f, 1.0f, 3.0f, 2.0f};
+  const std::vector<double> q = {50.0, 0.0, 100.0, 10.0};
+  const auto p = percentiles(x, q);
+  EXPECT_DOUBLE_EQ(p[0], 2.5);
+  EXPECT_DOUBLE_EQ(p[1], 1.0);
+  EXPECT_DOUBLE_EQ(p[2], 4.0);
+  EXPECT_NEAR(p[3], 1.3, 1e-12);
+  const std::vector<double> bad = {101.0};
+  EXPECT_THROW(percentiles(x, bad), BadInput);
+  EXPECT_TRUE(std::isnan(percentiles(std::span<const float>(), q)[0]));
+}
+
+}  // namespace
+}  // namespace kvscope::analysis
