@@ -61,6 +61,19 @@ TEST(WriteFileAtomic, FailedRenameOntoAFolderLeavesNoTemporary) {
   EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"taken"});
 }
 
+TEST(WriteFileAtomic, ParentThatIsAFileIsBadInput) {
+  TempDir dir;
+  write_bytes(dir / "plain.txt", "x");
+  try {
+    write_file_atomic(dir / "plain.txt/out.txt", "y");
+    FAIL() << "no exception";
+  } catch (const BadInput& e) {
+    EXPECT_THAT(e.what(), HasSubstr(dir / "plain.txt/out.txt"));
+    EXPECT_THAT(e.what(), HasSubstr("plain.txt is not a folder"));
+  }
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"plain.txt"});
+}
+
 TEST(WriteFileAtomic, UnwritableFolderIsBadInput) {
   if (::geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
   TempDir dir;

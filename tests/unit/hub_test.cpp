@@ -297,6 +297,22 @@ TEST(HubDownload, ShardNameOutsideTheSnapshotIsBadInput) {
   EXPECT_FALSE(fs::exists(dir / "hub/models--org--evil/refs/main"));
 }
 
+TEST(HubDownload, ExceptionFromProgressCallbackAbortsAndLeavesNoPartialFiles) {
+  TempDir dir;
+  TinyHttpServer server(hub_routes());
+  HubOptions o = options_for(dir, server.url());
+  o.progress = [](const std::string& file, int64_t, int64_t) {
+    if (file == "model.safetensors") throw std::runtime_error("cancelled");
+  };
+  EXPECT_THROW(download_model("org/tiny", o), std::runtime_error);
+  const std::string repo = dir / "hub/models--org--tiny";
+  EXPECT_FALSE(fs::exists(repo + "/refs/main"));
+  EXPECT_FALSE(fs::exists(repo + "/snapshots/" + kSha + "/model.safetensors"));
+  for (const auto& e : fs::directory_iterator(repo + "/blobs"))
+    EXPECT_EQ(e.path().filename().string().find(".model.safetensors.incomplete"),
+              std::string::npos);
+}
+
 TEST(HubDownload, UnknownModelIsBadInput) {
   TempDir dir;
   TinyHttpServer server(hub_routes());

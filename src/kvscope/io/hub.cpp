@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -130,6 +131,7 @@ struct Transfer {
   const HubOptions* options = nullptr;
   const std::string* file_name = nullptr;
   bool write_failed = false;
+  std::exception_ptr callback_error;  // thrown by the progress callback; rethrown after curl
 };
 
 size_t on_body(char* p, size_t size, size_t n, void* user) {
@@ -171,8 +173,14 @@ size_t on_header(char* p, size_t size, size_t n, void* user) {
 
 int on_progress(void* user, curl_off_t total, curl_off_t done, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  if (t->options->progress && t->file_name)
+  if (!t->options->progress || !t->file_name) return 0;
+  // An exception must not cross libcurl's C frames: abort the transfer and rethrow after.
+  try {
     t->options->progress(*t->file_name, static_cast<int64_t>(done), static_cast<int64_t>(total));
+  } catch (...) {
+    t->callback_error = std::current_exception();
+    return 1;
+  }
   return 0;
 }
 
@@ -224,6 +232,7 @@ Response http_get(const std::string& url, const HubOptions& o, Transfer& t,
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  if (t.callback_error) std::rethrow_exception(t.callback_error);
   if (t.write_failed)
     throw IoError(fmt::format("model '{}': writing the download of {} failed: {}", repo_id, url,
                               std::strerror(errno)));
