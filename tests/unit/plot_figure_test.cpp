@@ -1,8 +1,6 @@
 #include "kvscope/plot/figure.hpp"
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
-#include <pango/pangocairo.h>
 
 #include <cmath>
 #include <cstdio>
@@ -340,18 +338,3 @@ TEST(PlotAxes, HeatmapPixelsFollowTheColormap) {
 
 }  // namespace
 }  // namespace kvscope::plot
-
-namespace {
-// Pango, fontconfig and cairo keep process-wide font caches; free them when the tests end so
-// that LeakSanitizer reports only leaks of our own.
-class FreeFontCaches : public ::testing::Environment {
- public:
-  void TearDown() override {
-    pango_cairo_font_map_set_default(nullptr);
-    cairo_debug_reset_static_data();
-    // fontconfig comes in through Pango and is not linked directly: look FcFini up.
-    if (void* fini = dlsym(RTLD_DEFAULT, "FcFini")) reinterpret_cast<void (*)()>(fini)();
-  }
-};
-const auto* const kFreeFontCaches = ::testing::AddGlobalTestEnvironment(new FreeFontCaches);
-}  // namespace
