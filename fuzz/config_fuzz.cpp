@@ -10,7 +10,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    auto j = kvscope::io::parse_json(std::string_view(reinterpret_cast<const char*>(data), size), "config.json");
+    auto j = kvscope::io::parse_json(std::string_view(reinterpret_cast<const char*>(data), size),
+                                     "config.json");
     kvscope::model::config_from_hf_json(j, "config.json");
   } catch (const kvscope::Error&) {
   }

@@ -17,7 +17,8 @@ namespace kvscope::cli {
 namespace fs = std::filesystem;
 
 void add_dump_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("dump", "Write the captured KV cache (and optionally attention, logits) to safetensors");
+  auto* cmd = app.add_subcommand(
+      "dump", "Write the captured KV cache (and optionally attention, logits) to safetensors");
   struct Opts {
     ModelOptions model;
     PromptOptions prompt;
@@ -43,17 +44,20 @@ void add_dump_command(CLI::App& app) {
     if (!o->npy_dir.empty() && fs::exists(o->npy_dir) && !fs::is_directory(o->npy_dir))
       throw BadInput(fmt::format("--npy {}: not a folder", o->npy_dir));
     capture::LoadedModel m = load(o->model);
-    capture::Capture c =
-        capture::capture_prompt(m, prompt, {.attention = o->attention, .logits = o->logits, .resid = o->resid});
+    capture::Capture c = capture::capture_prompt(
+        m, prompt, {.attention = o->attention, .logits = o->logits, .resid = o->resid});
 
     std::vector<std::pair<std::string, const Tensor*>> tensors;
     for (int l = 0; l < c.n_layer; ++l) {
       const capture::LayerCapture& L = c.layers[static_cast<size_t>(l)];
       tensors.emplace_back(capture::hook_name(l, capture::Hook::K), &L.k);
-      if (c.has_rope) tensors.emplace_back(capture::hook_name(l, capture::Hook::KPreRope), &L.k_pre_rope);
+      if (c.has_rope)
+        tensors.emplace_back(capture::hook_name(l, capture::Hook::KPreRope), &L.k_pre_rope);
       tensors.emplace_back(capture::hook_name(l, capture::Hook::V), &L.v);
-      if (!L.pattern.empty()) tensors.emplace_back(capture::hook_name(l, capture::Hook::Pattern), &L.pattern);
-      if (!L.resid_post.empty()) tensors.emplace_back(capture::hook_name(l, capture::Hook::ResidPost), &L.resid_post);
+      if (!L.pattern.empty())
+        tensors.emplace_back(capture::hook_name(l, capture::Hook::Pattern), &L.pattern);
+      if (!L.resid_post.empty())
+        tensors.emplace_back(capture::hook_name(l, capture::Hook::ResidPost), &L.resid_post);
     }
     if (!c.logits.empty()) tensors.emplace_back(capture::logits_name(), &c.logits);
     std::map<std::string, std::string> meta = {
@@ -61,14 +65,17 @@ void add_dump_command(CLI::App& app) {
         {"arch", c.arch},
         {"prompt", c.prompt},
         {"token_ids", nlohmann::json(c.token_ids).dump()},
-        {"token_strings", nlohmann::json(c.token_strings).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)},
-        {"keys", c.has_rope ? "blocks.{l}.attn.k is after RoPE, blocks.{l}.attn.k_pre_rope before" : "no RoPE"},
+        {"token_strings", nlohmann::json(c.token_strings)
+                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)},
+        {"keys", c.has_rope ? "blocks.{l}.attn.k is after RoPE, blocks.{l}.attn.k_pre_rope before"
+                            : "no RoPE"},
         {"producer", "kvscope"},
     };
     io::write_safetensors(o->out, tensors, meta);
     if (!o->npy_dir.empty()) {
       fs::create_directories(o->npy_dir);
-      for (const auto& [name, t] : tensors) io::write_npy((fs::path(o->npy_dir) / (name + ".npy")).string(), *t);
+      for (const auto& [name, t] : tensors)
+        io::write_npy((fs::path(o->npy_dir) / (name + ".npy")).string(), *t);
     }
     fmt::print("wrote {} tensors for {} tokens to {}{}\n", tensors.size(), c.seq_len(), o->out,
                o->npy_dir.empty() ? "" : fmt::format(" and {}/", o->npy_dir));

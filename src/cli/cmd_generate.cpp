@@ -11,7 +11,8 @@
 namespace kvscope::cli {
 
 void add_generate_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("generate", "Continue a prompt with the model, using the KV cache");
+  auto* cmd =
+      app.add_subcommand("generate", "Continue a prompt with the model, using the KV cache");
   struct Opts {
     ModelOptions model;
     PromptOptions prompt;
@@ -21,20 +22,26 @@ void add_generate_command(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   o->model.add_to(*cmd);
   o->prompt.add_to(*cmd, "Human: can fish fly?\nAssistant answer:");
-  cmd->add_option("-n,--max-new-tokens", o->gen.max_new_tokens, "Tokens to generate at most")->capture_default_str();
-  cmd->add_option("-t,--temperature", o->gen.sampling.temperature, "Sampling temperature; 0 = greedy")
+  cmd->add_option("-n,--max-new-tokens", o->gen.max_new_tokens, "Tokens to generate at most")
       ->capture_default_str();
-  cmd->add_option("--top-k", o->gen.sampling.top_k, "Sample from the k most likely tokens (0 = all)")
+  cmd->add_option("-t,--temperature", o->gen.sampling.temperature,
+                  "Sampling temperature; 0 = greedy")
       ->capture_default_str();
-  cmd->add_option("--top-p", o->gen.sampling.top_p, "Sample from the smallest set with this much probability")
+  cmd->add_option("--top-k", o->gen.sampling.top_k,
+                  "Sample from the k most likely tokens (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--seed", o->gen.sampling.seed, "Random seed for sampling")->capture_default_str();
+  cmd->add_option("--top-p", o->gen.sampling.top_p,
+                  "Sample from the smallest set with this much probability")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->gen.sampling.seed, "Random seed for sampling")
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the generated text, no prompt or summary");
   cmd->callback([o]() {
     const std::string prompt = o->prompt.text();
     model::validate_sampling(o->gen.sampling);
     if (o->gen.max_new_tokens < 0)
-      throw BadInput(fmt::format("--max-new-tokens {} must not be negative", o->gen.max_new_tokens));
+      throw BadInput(
+          fmt::format("--max-new-tokens {} must not be negative", o->gen.max_new_tokens));
     capture::LoadedModel m = load(o->model);
     if (!o->quiet) {
       std::fputs(prompt.c_str(), stdout);
@@ -49,11 +56,15 @@ void add_generate_command(CLI::App& app) {
       double decode_ms = 0;
       for (size_t i = 1; i < t.steps.size(); ++i) decode_ms += t.steps[i].ms;
       // The last token chosen is never run through the model, so it is not in the cache.
-      const int cache_len = t.steps.empty() ? static_cast<int>(t.prompt_ids.size()) : t.steps.back().cache_len;
-      std::fprintf(stderr, "[%zu tokens, stopped at %s; prefill %zu tokens in %.0f ms; decode %.1f tokens/s; cache %d tokens = %s]\n",
-                   t.steps.size(), t.stop_reason.c_str(), t.prompt_ids.size(), t.prefill_ms,
-                   t.steps.size() > 1 ? 1000.0 * static_cast<double>(t.steps.size() - 1) / decode_ms : 0.0, cache_len,
-                   human_bytes(static_cast<double>(t.bytes_per_token) * cache_len).c_str());
+      const int cache_len =
+          t.steps.empty() ? static_cast<int>(t.prompt_ids.size()) : t.steps.back().cache_len;
+      std::fprintf(
+          stderr,
+          "[%zu tokens, stopped at %s; prefill %zu tokens in %.0f ms; decode %.1f tokens/s; cache "
+          "%d tokens = %s]\n",
+          t.steps.size(), t.stop_reason.c_str(), t.prompt_ids.size(), t.prefill_ms,
+          t.steps.size() > 1 ? 1000.0 * static_cast<double>(t.steps.size() - 1) / decode_ms : 0.0,
+          cache_len, human_bytes(static_cast<double>(t.bytes_per_token) * cache_len).c_str());
     }
   });
 }

@@ -10,15 +10,21 @@ namespace kvscope::cli {
 
 namespace {
 
-const char* norm_name(model::NormKind k) { return k == model::NormKind::LayerNorm ? "LayerNorm" : "RMSNorm"; }
-const char* mlp_name(model::MlpKind k) { return k == model::MlpKind::GeluTanh ? "GELU (tanh)" : "SwiGLU"; }
+const char* norm_name(model::NormKind k) {
+  return k == model::NormKind::LayerNorm ? "LayerNorm" : "RMSNorm";
+}
+const char* mlp_name(model::MlpKind k) {
+  return k == model::MlpKind::GeluTanh ? "GELU (tanh)" : "SwiGLU";
+}
 
 std::string position_text(const model::Config& c) {
   if (c.pos == model::PosKind::Learned) return "learned positions";
-  std::string s = fmt::format("RoPE (theta {:g}, {} pairing)", c.rope_theta,
-                              c.rope_pairing == model::RopePairing::Halves ? "rotate-half" : "interleaved");
+  std::string s =
+      fmt::format("RoPE (theta {:g}, {} pairing)", c.rope_theta,
+                  c.rope_pairing == model::RopePairing::Halves ? "rotate-half" : "interleaved");
   if (c.rope_scaling.llama3)
-    s += fmt::format(", llama3 scaling x{:g} from {}", c.rope_scaling.factor, c.rope_scaling.original_max_position);
+    s += fmt::format(", llama3 scaling x{:g} from {}", c.rope_scaling.factor,
+                     c.rope_scaling.original_max_position);
   return s;
 }
 
@@ -32,7 +38,8 @@ void add_info_command(CLI::App& app) {
     capture::LoadedModel m = load(*opts);
     const model::Config& c = m.model.config();
     std::string types;
-    for (const auto& [t, n] : m.tensor_types) types += fmt::format("{}{} x{}", types.empty() ? "" : ", ", t, n);
+    for (const auto& [t, n] : m.tensor_types)
+      types += fmt::format("{}{} x{}", types.empty() ? "" : ", ", t, n);
     const auto& tok = m.tokenizer;
     const double per_token = static_cast<double>(c.kv_bytes_per_token());
     fmt::print("model          {}\n", m.spec);
@@ -49,17 +56,21 @@ void add_info_command(CLI::App& app) {
     fmt::print("positions      {}\n", position_text(c));
     fmt::print("context        {} tokens\n", c.n_ctx);
     fmt::print("vocabulary     {} (tokenizer: {}, {} tokens", c.vocab_size,
-               tok.kind() == tokenizer::TokenizerKind::ByteLevelBpe ? "byte-level BPE" : "SentencePiece BPE",
+               tok.kind() == tokenizer::TokenizerKind::ByteLevelBpe ? "byte-level BPE"
+                                                                    : "SentencePiece BPE",
                tok.vocab_size());
     if (tok.bos_id()) fmt::print(", BOS {}", *tok.bos_id());
     if (tok.eos_id()) fmt::print(", EOS {}", *tok.eos_id());
     fmt::print(")\n");
-    fmt::print("KV cache       2 x {} layers x {} heads x {} dims x 4 bytes = {} per token (fp32)\n", c.n_layer,
-               c.n_kv_head, c.head_dim, human_bytes(per_token));
+    fmt::print(
+        "KV cache       2 x {} layers x {} heads x {} dims x 4 bytes = {} per token (fp32)\n",
+        c.n_layer, c.n_kv_head, c.head_dim, human_bytes(per_token));
     for (int t : {512, 2048}) {
-      if (t < c.n_ctx) fmt::print("               {} at {} tokens\n", human_bytes(per_token * t), t);
+      if (t < c.n_ctx)
+        fmt::print("               {} at {} tokens\n", human_bytes(per_token * t), t);
     }
-    fmt::print("               {} at the full context ({} tokens)\n", human_bytes(per_token * c.n_ctx), c.n_ctx);
+    fmt::print("               {} at the full context ({} tokens)\n",
+               human_bytes(per_token * c.n_ctx), c.n_ctx);
   });
 }
 

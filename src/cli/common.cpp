@@ -17,9 +17,12 @@ namespace kvscope::cli {
 namespace fs = std::filesystem;
 
 const char* const kNewsPrompt =
-    "Article: A car crash occurred on Highway 15 today, involving three cars. Authorities were called to the scene "
-    "shortly after the crash was reported, and an investigation is underway to determine the cause of the accident. "
-    "Paramedics arrived on the scene, offering medical assistance to those involved in the crash, and all three "
+    "Article: A car crash occurred on Highway 15 today, involving three cars. Authorities were "
+    "called to the scene "
+    "shortly after the crash was reported, and an investigation is underway to determine the cause "
+    "of the accident. "
+    "Paramedics arrived on the scene, offering medical assistance to those involved in the crash, "
+    "and all three "
     "individuals were taken to the nearby hospital for further treatment. TL;DR:";
 
 namespace {
@@ -31,23 +34,28 @@ std::string default_model_path() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+         dir = dir.parent_path()) {
       const fs::path candidate = dir / "models" / kDefaultModelFile;
       if (fs::exists(candidate)) return candidate.string();
     }
   }
   const fs::path local = fs::path("models") / kDefaultModelFile;
   if (fs::exists(local)) return local.string();
-  throw BadInput(fmt::format("no --model given and the default model ({}) is not installed: run scripts/setup.sh",
-                             kDefaultModelFile));
+  throw BadInput(fmt::format(
+      "no --model given and the default model ({}) is not installed: run scripts/setup.sh",
+      kDefaultModelFile));
 }
 
 void ModelOptions::add_to(CLI::App& cmd) {
   cmd.add_option("-m,--model", model,
-                 "Hugging Face model folder, Hub id (e.g. gpt2) or GGUF file (default: SmolLM2-135M-Instruct Q4_1)");
+                 "Hugging Face model folder, Hub id (e.g. gpt2) or GGUF file (default: "
+                 "SmolLM2-135M-Instruct Q4_1)");
 }
 
-bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+bool stderr_is_terminal() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
 
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
@@ -65,12 +73,16 @@ capture::LoadedModel load(const ModelOptions& o) {
     hub.progress = [](const std::string& file, int64_t done, int64_t total) {
       if (total > 0) {
         const int width = 30;
-        const int fill = static_cast<int>(width * static_cast<double>(done) / static_cast<double>(total));
-        std::fprintf(stderr, "\r%-28.28s [%s%s] %s / %s", file.c_str(), std::string(static_cast<size_t>(fill), '#').c_str(),
-                     std::string(static_cast<size_t>(width - fill), ' ').c_str(), human_bytes(static_cast<double>(done)).c_str(),
+        const int fill =
+            static_cast<int>(width * static_cast<double>(done) / static_cast<double>(total));
+        std::fprintf(stderr, "\r%-28.28s [%s%s] %s / %s", file.c_str(),
+                     std::string(static_cast<size_t>(fill), '#').c_str(),
+                     std::string(static_cast<size_t>(width - fill), ' ').c_str(),
+                     human_bytes(static_cast<double>(done)).c_str(),
                      human_bytes(static_cast<double>(total)).c_str());
       } else {
-        std::fprintf(stderr, "\r%-28.28s %s", file.c_str(), human_bytes(static_cast<double>(done)).c_str());
+        std::fprintf(stderr, "\r%-28.28s %s", file.c_str(),
+                     human_bytes(static_cast<double>(done)).c_str());
       }
       if (total > 0 && done >= total) std::fprintf(stderr, "\n");
       std::fflush(stderr);

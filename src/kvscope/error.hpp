@@ -3,7 +3,8 @@
 // (2 for BadInput and Unsupported, 1 for IoError and anything else).
 //
 // A message names what was wrong: the file, the field and the value, e.g.
-//   "model.safetensors: tensor 'h.0.attn.c_attn.weight': data_offsets [0, 99999] past end of file (4096 bytes)"
+//   "model.safetensors: tensor 'h.0.attn.c_attn.weight': data_offsets [0, 99999] past end of file
+//   (4096 bytes)"
 #pragma once
 
 #include <stdexcept>

@@ -17,7 +17,8 @@ nlohmann::json llama_json() {
 }
 
 TEST(Config, Gpt2FieldsAndDefaults) {
-  auto j = nlohmann::json::parse(R"({"model_type": "gpt2", "n_layer": 12, "n_head": 12, "n_embd": 768,
+  auto j =
+      nlohmann::json::parse(R"({"model_type": "gpt2", "n_layer": 12, "n_head": 12, "n_embd": 768,
     "n_positions": 1024, "vocab_size": 50257, "n_inner": null, "eos_token_id": 50256})");
   Config c = config_from_hf_json(j, "config.json");
   EXPECT_EQ(c.arch, "gpt2");
@@ -45,9 +46,9 @@ TEST(Config, LlamaGqaAndBothDtypeSpellings) {
 TEST(Config, RopeParametersOfTransformers5AndLlama3Scaling) {
   auto j = llama_json();
   j.erase("rope_theta");
-  j["rope_parameters"] = {{"rope_theta", 500000.0}, {"rope_type", "llama3"}, {"factor", 32.0},
-                          {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                          {"original_max_position_embeddings", 8192}};
+  j["rope_parameters"] = {{"rope_theta", 500000.0},  {"rope_type", "llama3"},
+                          {"factor", 32.0},          {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
   Config c = config_from_hf_json(j, "config.json");
   EXPECT_FLOAT_EQ(c.rope_theta, 500000.0f);
   EXPECT_TRUE(c.rope_scaling.llama3);

@@ -67,12 +67,15 @@ TEST_F(DefaultModel, LogitsTopOneAndProbesMatchTransformers) {
     for (size_t k = 0; k < top_ids.size(); ++k)
       max_diff = std::max(max_diff, std::fabs(row[top_ids[k]] - top_logits[k]));
     const auto probe_logits = pos["probe_logits"].get<std::vector<double>>();
-    for (size_t k = 0; k < probes.size(); ++k) max_diff = std::max(max_diff, std::fabs(row[probes[k]] - probe_logits[k]));
+    for (size_t k = 0; k < probes.size(); ++k)
+      max_diff = std::max(max_diff, std::fabs(row[probes[k]] - probe_logits[k]));
   }
   const double range = e["logit_range"];
   RecordProperty("max_abs_logit_diff", std::to_string(max_diff));
-  std::printf("default model: max |logit difference| %.3g over %zu checked logits per position, logit range %.2f (ratio %.2g)\n",
-              max_diff, probes.size() + 10, range, max_diff / range);
+  std::printf(
+      "default model: max |logit difference| %.3g over %zu checked logits per position, logit "
+      "range %.2f (ratio %.2g)\n",
+      max_diff, probes.size() + 10, range, max_diff / range);
   EXPECT_LE(max_diff, 1e-3 * range);
 
   io::SafetensorsFile want((kFixture / e["expected_file"].get<std::string>()).string());
@@ -81,7 +84,10 @@ TEST_F(DefaultModel, LogitsTopOneAndProbesMatchTransformers) {
     const int l = std::stoi(w.name.substr(7));
     const auto& L = c.layers[static_cast<size_t>(l)];
     const std::string leaf = w.name.substr(w.name.find(".attn.") + 6);
-    const Tensor& got = leaf == "k" ? L.k : leaf == "k_pre_rope" ? L.k_pre_rope : leaf == "v" ? L.v : L.pattern;
+    const Tensor& got = leaf == "k"            ? L.k
+                        : leaf == "k_pre_rope" ? L.k_pre_rope
+                        : leaf == "v"          ? L.v
+                                               : L.pattern;
     ASSERT_EQ(got.shape, w.shape) << w.name;
     std::vector<float> want_values = io::to_f32(w);
     double d = 0, scale = 0;
@@ -98,7 +104,8 @@ TEST_F(DefaultModel, GreedyContinuationMatchesTransformers) {
   capture::GenerateOptions g;
   g.max_new_tokens = e["greedy_new_tokens"];
   g.stop_at_eos = false;
-  capture::GenerationTrace t = capture::generate_ids(*model_, e["input_ids"].get<std::vector<int32_t>>(), g);
+  capture::GenerationTrace t =
+      capture::generate_ids(*model_, e["input_ids"].get<std::vector<int32_t>>(), g);
   std::vector<int32_t> got;
   for (const auto& s : t.steps) got.push_back(s.token);
   EXPECT_EQ(got, e["greedy_ids"].get<std::vector<int32_t>>());

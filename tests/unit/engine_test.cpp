@@ -68,7 +68,8 @@ Config llama_like(RopePairing pairing) {
   c.arch = "llama";
   c.n_layer = 3, c.d_model = 32, c.n_head = 4, c.n_kv_head = 2, c.head_dim = 8, c.d_ff = 48;
   c.vocab_size = 60, c.n_ctx = 64;
-  c.norm = NormKind::RmsNorm, c.mlp = MlpKind::SwiGlu, c.pos = PosKind::Rope, c.rope_pairing = pairing;
+  c.norm = NormKind::RmsNorm, c.mlp = MlpKind::SwiGlu, c.pos = PosKind::Rope,
+  c.rope_pairing = pairing;
   c.norm_eps = 1e-6f;
   return c;
 }
@@ -85,7 +86,8 @@ void expect_cached_decoding_matches_full_pass(const Model& m) {
   for (size_t i = prefix; i < toks.size(); ++i) {
     ForwardResult step = m.forward(inc, std::span(toks).subspan(i, 1));
     for (int v = 0; v < V; ++v)
-      ASSERT_NEAR(step.logits[static_cast<size_t>(v)], ref.logits[i * V + static_cast<size_t>(v)], 1e-4)
+      ASSERT_NEAR(step.logits[static_cast<size_t>(v)], ref.logits[i * V + static_cast<size_t>(v)],
+                  1e-4)
           << "position " << i << " vocab " << v;
   }
   ASSERT_EQ(inc.length(), static_cast<int>(toks.size()));
@@ -98,7 +100,9 @@ void expect_cached_decoding_matches_full_pass(const Model& m) {
         }
 }
 
-TEST(Engine, CachedDecodingMatchesFullPassGpt2) { expect_cached_decoding_matches_full_pass(random_model(gpt2_like(), 1)); }
+TEST(Engine, CachedDecodingMatchesFullPassGpt2) {
+  expect_cached_decoding_matches_full_pass(random_model(gpt2_like(), 1));
+}
 
 TEST(Engine, CachedDecodingMatchesFullPassLlamaGqa) {
   expect_cached_decoding_matches_full_pass(random_model(llama_like(RopePairing::Halves), 2));

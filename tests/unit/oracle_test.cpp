@@ -34,7 +34,8 @@ double max_abs_diff(const Tensor& got, const io::RawTensor& want) {
   if (got.shape != want.shape) return INFINITY;
   std::vector<float> w = io::to_f32(want);
   double m = 0;
-  for (size_t i = 0; i < w.size(); ++i) m = std::max(m, static_cast<double>(std::fabs(got.data[i] - w[i])));
+  for (size_t i = 0; i < w.size(); ++i)
+    m = std::max(m, static_cast<double>(std::fabs(got.data[i] - w[i])));
   return m;
 }
 
@@ -57,10 +58,11 @@ TEST_P(Oracle, MatchesTransformers) {
     int checked = 0;
     for (int l = 0; l < c.n_layer; ++l) {
       const auto& L = c.layers[static_cast<size_t>(l)];
-      const std::pair<capture::Hook, const Tensor*> hooks[] = {{capture::Hook::K, &L.k},
-                                                               {capture::Hook::KPreRope, &L.k_pre_rope},
-                                                               {capture::Hook::V, &L.v},
-                                                               {capture::Hook::Pattern, &L.pattern}};
+      const std::pair<capture::Hook, const Tensor*> hooks[] = {
+          {capture::Hook::K, &L.k},
+          {capture::Hook::KPreRope, &L.k_pre_rope},
+          {capture::Hook::V, &L.v},
+          {capture::Hook::Pattern, &L.pattern}};
       for (const auto& [hook, t] : hooks) {
         const std::string name = capture::hook_name(l, hook);
         const io::RawTensor* w = want.find(name);

@@ -22,7 +22,8 @@ TEST(Sampler, TopKOneIsGreedyAtAnyTemperature) {
 }
 
 TEST(Sampler, TopPKeepsOnlyTheNucleus) {
-  // Probabilities at T=1: softmax([log .6, log .3, log .1]) = .6, .3, .1; top_p .8 keeps ids 0 and 1.
+  // Probabilities at T=1: softmax([log .6, log .3, log .1]) = .6, .3, .1; top_p .8 keeps ids 0
+  // and 1.
   Sampler s({.temperature = 1.0f, .top_k = 0, .top_p = 0.8f, .seed = 3});
   std::vector<float> l = {std::log(0.6f), std::log(0.3f), std::log(0.1f)};
   std::map<int, int> counts;

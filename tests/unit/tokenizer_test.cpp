@@ -76,7 +76,9 @@ TEST(TokenizerLabels, IdOutOfRangeIsBadInput) {
 TEST(TokenizerDecode, PartialUtf8BecomesReplacementCharacter) {
   const Tokenizer& t = gpt2();
   const std::vector<int32_t> ids{id_of(t, "a"), id_of(t, "â"), id_of(t, "b")};
-  EXPECT_EQ(t.decode(ids), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(t.decode(ids),
+            "a\xEF\xBF\xBD"
+            "b");
 }
 
 TEST(TokenizerEncode, InvalidUtf8IsBadInput) {
@@ -241,12 +243,12 @@ TEST(HfTokenizerErrors, MissingFilesAndUnknownTokensInMerges) {
 }
 
 TEST(Utf8, LossyAndCompletePrefixFollowMaximalSubparts) {
-  EXPECT_EQ(utf8_lossy("a\xF0\x9F\x98"), "a\xEF\xBF\xBD");                  // one subpart
-  EXPECT_EQ(utf8_lossy("\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");            // two lone bytes
+  EXPECT_EQ(utf8_lossy("a\xF0\x9F\x98"), "a\xEF\xBF\xBD");        // one subpart
+  EXPECT_EQ(utf8_lossy("\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // two lone bytes
   EXPECT_EQ(utf8_lossy("\xE2\x82x"), "\xEF\xBF\xBDx");
-  EXPECT_EQ(utf8_complete_prefix("ab\xF0\x9F\x98"), 2u);    // may still complete
+  EXPECT_EQ(utf8_complete_prefix("ab\xF0\x9F\x98"), 2u);  // may still complete
   EXPECT_EQ(utf8_complete_prefix("ab\xF0\x9F\x98\x80"), 6u);
-  EXPECT_EQ(utf8_complete_prefix("ab\x80"), 3u);            // can never complete: emit it
+  EXPECT_EQ(utf8_complete_prefix("ab\x80"), 3u);  // can never complete: emit it
 }
 
 TEST(TokenizerSpeed, TwoThousandTokenPromptInAFewMilliseconds) {

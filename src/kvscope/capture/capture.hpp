@@ -22,7 +22,7 @@ struct Capture {
   std::string model_name;  // folder, file or Hub id the user gave
   std::string arch;        // "gpt2", "llama", "qwen2"
   std::string prompt;
-  std::vector<int32_t> token_ids;         // [seq]
+  std::vector<int32_t> token_ids;          // [seq]
   std::vector<std::string> token_strings;  // [seq] each token's text, as decoded alone
   int n_layer = 0;
   int n_head = 0;     // query heads

@@ -14,13 +14,15 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-GenerationTrace generate(const LoadedModel& m, const std::string& prompt, const GenerateOptions& opt,
+GenerationTrace generate(const LoadedModel& m, const std::string& prompt,
+                         const GenerateOptions& opt,
                          const std::function<void(const std::string&)>& on_text) {
   if (prompt.empty()) throw BadInput("the prompt is empty");
   return generate_ids(m, m.tokenizer.encode(prompt, opt.add_special_tokens), opt, on_text);
 }
 
-GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids, const GenerateOptions& opt,
+GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids,
+                             const GenerateOptions& opt,
                              const std::function<void(const std::string&)>& on_text) {
   const model::Config& cfg = m.model.config();
   if (opt.max_new_tokens < 0)
@@ -31,7 +33,8 @@ GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_i
   const int n = static_cast<int>(trace.prompt_ids.size());
   if (n == 0) throw BadInput("the prompt gives no tokens");
   if (n > cfg.n_ctx)
-    throw BadInput(fmt::format("the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
+    throw BadInput(fmt::format(
+        "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
   // Generation stops at the context length rather than failing.
   const int budget = std::min(opt.max_new_tokens, cfg.n_ctx - n);
   trace.bytes_per_token = cfg.kv_bytes_per_token();
@@ -41,7 +44,8 @@ GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_i
   model::KvCache cache = m.model.new_cache(n + budget);
   model::Sampler sampler(opt.sampling);
   tokenizer::StreamDecoder stream(m.tokenizer);
-  const std::optional<int32_t> eos = cfg.eos_id >= 0 ? std::optional<int32_t>(cfg.eos_id) : m.tokenizer.eos_id();
+  const std::optional<int32_t> eos =
+      cfg.eos_id >= 0 ? std::optional<int32_t>(cfg.eos_id) : m.tokenizer.eos_id();
 
   auto t0 = std::chrono::steady_clock::now();
   model::ForwardResult r = m.model.forward(cache, trace.prompt_ids, {.attention = opt.attention});
@@ -61,8 +65,9 @@ GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_i
       step.attention.resize(static_cast<size_t>(cfg.n_layer) * H * T);
       for (int l = 0; l < cfg.n_layer; ++l)
         for (int h = 0; h < H; ++h)
-          std::copy_n(&r.patterns[static_cast<size_t>(l)][(static_cast<size_t>(h) * rows + rows - 1) * T], T,
-                      &step.attention[(static_cast<size_t>(l) * H + h) * T]);
+          std::copy_n(
+              &r.patterns[static_cast<size_t>(l)][(static_cast<size_t>(h) * rows + rows - 1) * T],
+              T, &step.attention[(static_cast<size_t>(l) * H + h) * T]);
     }
     const bool stop = opt.stop_at_eos && eos && step.token == *eos;
     if (!stop) {

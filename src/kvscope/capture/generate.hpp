@@ -27,7 +27,8 @@ struct GenerationStep {
   int cache_len = 0;        // tokens in the cache after this step's forward
   int64_t cache_bytes = 0;  // bytes of K and V in the cache (fp32), all layers
   double ms = 0.0;          // wall time of the step's forward pass
-  std::vector<float> attention;  // [n_layer, H, cache_len] of the query that produced the token, if asked
+  std::vector<float>
+      attention;  // [n_layer, H, cache_len] of the query that produced the token, if asked
 };
 
 struct GenerationTrace {
@@ -36,17 +37,19 @@ struct GenerationTrace {
   std::string text;                   // the generated text (prompt excluded)
   std::string stop_reason;            // "eos" or "max_new_tokens"
   double prefill_ms = 0.0;
-  int64_t bytes_per_token = 0;        // cache bytes one token adds
+  int64_t bytes_per_token = 0;  // cache bytes one token adds
 };
 
 // Calls on_text with each complete piece of text as it is produced (streaming). Throws
 // BadInput for a negative max_new_tokens, bad sampling options, an empty prompt, or a
 // prompt plus generation longer than the context.
-GenerationTrace generate(const LoadedModel& m, const std::string& prompt, const GenerateOptions& opt,
+GenerationTrace generate(const LoadedModel& m, const std::string& prompt,
+                         const GenerateOptions& opt,
                          const std::function<void(const std::string&)>& on_text = {});
 
 // The same from token ids already made.
-GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids, const GenerateOptions& opt,
+GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids,
+                             const GenerateOptions& opt,
                              const std::function<void(const std::string&)>& on_text = {});
 
 }  // namespace kvscope::capture

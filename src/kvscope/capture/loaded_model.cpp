@@ -21,21 +21,28 @@ namespace {
 
 LoadedModel load_hf_folder(const std::string& spec, const std::string& dir) {
   const std::string config_path = (fs::path(dir) / "config.json").string();
-  if (!fs::exists(config_path)) throw BadInput(fmt::format("{}: no config.json in this folder", dir));
+  if (!fs::exists(config_path))
+    throw BadInput(fmt::format("{}: no config.json in this folder", dir));
   model::Config config = model::config_from_hf_json(io::read_json_file(config_path), config_path);
   io::SafetensorsSet set(dir);
   std::vector<std::string> files = set.files();
-  model::TensorSource src{[&set](std::string_view name) { return set.find(name); },
-                          files.size() == 1 ? files[0] : (fs::path(dir) / "model.safetensors.index.json").string()};
+  model::TensorSource src{
+      [&set](std::string_view name) { return set.find(name); },
+      files.size() == 1 ? files[0] : (fs::path(dir) / "model.safetensors.index.json").string()};
   model::Weights weights = model::load_weights(config, src, model::WeightNaming::HuggingFace);
   std::map<std::string, int64_t> types;
   for (const io::RawTensor* t : set.tensors()) types[std::string(io::dtype_name(t->dtype))]++;
   tokenizer::Tokenizer tok = tokenizer::load_hf_tokenizer(dir);
   if (tok.vocab_size() > config.vocab_size)
-    throw BadInput(fmt::format("{}: tokenizer has {} tokens but config.json's vocab_size is {}", dir,
-                               tok.vocab_size(), config.vocab_size));
-  return LoadedModel{spec, dir, "safetensors", model::Model(std::move(config), std::move(weights)),
-                     std::move(tok), std::move(types), std::move(files)};
+    throw BadInput(fmt::format("{}: tokenizer has {} tokens but config.json's vocab_size is {}",
+                               dir, tok.vocab_size(), config.vocab_size));
+  return LoadedModel{spec,
+                     dir,
+                     "safetensors",
+                     model::Model(std::move(config), std::move(weights)),
+                     std::move(tok),
+                     std::move(types),
+                     std::move(files)};
 }
 
 LoadedModel load_gguf(const std::string& spec, const std::string& path) {
@@ -47,10 +54,12 @@ LoadedModel load_gguf(const std::string& spec, const std::string& path) {
   for (const io::RawTensor& t : g.tensors()) types[std::string(io::dtype_name(t.dtype))]++;
   tokenizer::Tokenizer tok = tokenizer::load_gguf_tokenizer(g);
   if (tok.vocab_size() > config.vocab_size)
-    throw BadInput(fmt::format("{}: tokenizer has {} tokens but the embedding has {} rows", path, tok.vocab_size(),
-                               config.vocab_size));
-  return LoadedModel{spec, path, "gguf", model::Model(std::move(config), std::move(weights)), std::move(tok),
-                     std::move(types), {path}};
+    throw BadInput(fmt::format("{}: tokenizer has {} tokens but the embedding has {} rows", path,
+                               tok.vocab_size(), config.vocab_size));
+  return LoadedModel{spec,           path,
+                     "gguf",         model::Model(std::move(config), std::move(weights)),
+                     std::move(tok), std::move(types),
+                     {path}};
 }
 
 bool is_gguf(const std::string& path) {
@@ -69,8 +78,9 @@ LoadedModel load_model(const std::string& spec, const io::HubOptions& hub) {
   if (fs::is_directory(path)) return load_hf_folder(spec, path);
   if (is_gguf(path) || path.ends_with(".gguf")) return load_gguf(spec, path);
   if (path.ends_with(".safetensors"))
-    throw BadInput(fmt::format("{}: give the model's folder (with config.json and tokenizer.json), not the weights file",
-                               path));
+    throw BadInput(fmt::format(
+        "{}: give the model's folder (with config.json and tokenizer.json), not the weights file",
+        path));
   throw BadInput(fmt::format("{}: neither a model folder nor a GGUF file", path));
 }
 

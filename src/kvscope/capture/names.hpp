@@ -15,6 +15,8 @@ namespace kvscope::capture {
 enum class Hook { K, KPreRope, V, Pattern, ResidPost };
 
 std::string hook_name(int layer, Hook hook);  // "blocks.3.attn.k"
-inline std::string logits_name() { return "logits"; }
+inline std::string logits_name() {
+  return "logits";
+}
 
 }  // namespace kvscope::capture

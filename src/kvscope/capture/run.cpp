@@ -8,7 +8,8 @@
 
 namespace kvscope::capture {
 
-std::vector<std::string> token_labels(const tokenizer::Tokenizer& tok, const std::vector<int32_t>& ids) {
+std::vector<std::string> token_labels(const tokenizer::Tokenizer& tok,
+                                      const std::vector<int32_t>& ids) {
   std::vector<std::string> out;
   out.reserve(ids.size());
   for (int32_t id : ids) out.push_back(tok.token_label(id));
@@ -24,15 +25,17 @@ Capture capture_prompt(const LoadedModel& m, const std::string& prompt, const Ca
   return c;
 }
 
-Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids, const CaptureOptions& opt) {
+Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
+                       const CaptureOptions& opt) {
   const model::Config& cfg = m.model.config();
   const int n = static_cast<int>(ids.size());
   if (n == 0) throw BadInput("no tokens to capture");
   if (n > cfg.n_ctx)
-    throw BadInput(fmt::format("the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
+    throw BadInput(fmt::format(
+        "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
   model::KvCache cache = m.model.new_cache(n, /*keep_pre_rope=*/true);
-  model::ForwardResult r =
-      m.model.forward(cache, ids, {.all_logits = opt.logits, .attention = opt.attention, .resid = opt.resid});
+  model::ForwardResult r = m.model.forward(
+      cache, ids, {.all_logits = opt.logits, .attention = opt.attention, .resid = opt.resid});
 
   Capture c;
   c.model_name = m.spec;

@@ -12,9 +12,9 @@
 namespace kvscope::capture {
 
 struct CaptureOptions {
-  bool attention = false;  // blocks.{l}.attn.pattern [H, seq, seq]: the large part
-  bool logits = false;     // logits [seq, V]
-  bool resid = false;      // blocks.{l}.resid_post [seq, d]
+  bool attention = false;          // blocks.{l}.attn.pattern [H, seq, seq]: the large part
+  bool logits = false;             // logits [seq, V]
+  bool resid = false;              // blocks.{l}.resid_post [seq, d]
   bool add_special_tokens = true;  // BOS where the tokenizer adds it
 };
 
@@ -23,9 +23,11 @@ struct CaptureOptions {
 Capture capture_prompt(const LoadedModel& m, const std::string& prompt, const CaptureOptions& opt);
 
 // Captures given token ids (for tests and for callers that tokenized already).
-Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids, const CaptureOptions& opt);
+Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
+                       const CaptureOptions& opt);
 
 // Token texts for figures: each token's printable label.
-std::vector<std::string> token_labels(const tokenizer::Tokenizer& tok, const std::vector<int32_t>& ids);
+std::vector<std::string> token_labels(const tokenizer::Tokenizer& tok,
+                                      const std::vector<int32_t>& ids);
 
 }  // namespace kvscope::capture

@@ -23,48 +23,79 @@ struct DTypeInfo {
 // the k-quants).
 DTypeInfo info(DType t) {
   switch (t) {
-    case DType::F32: return {"F32", 1, 4, true};
-    case DType::F16: return {"F16", 1, 2, true};
-    case DType::BF16: return {"BF16", 1, 2, true};
-    case DType::F64: return {"F64", 1, 8, true};
-    case DType::I8: return {"I8", 1, 1, false};
-    case DType::I16: return {"I16", 1, 2, false};
-    case DType::I32: return {"I32", 1, 4, false};
-    case DType::I64: return {"I64", 1, 8, false};
-    case DType::U8: return {"U8", 1, 1, false};
-    case DType::BOOL: return {"BOOL", 1, 1, false};
-    case DType::Q4_0: return {"Q4_0", 32, 18, true};
-    case DType::Q4_1: return {"Q4_1", 32, 20, true};
-    case DType::Q5_0: return {"Q5_0", 32, 22, true};
-    case DType::Q5_1: return {"Q5_1", 32, 24, true};
-    case DType::Q8_0: return {"Q8_0", 32, 34, true};
-    case DType::Q2_K: return {"Q2_K", 256, 84, true};
-    case DType::Q3_K: return {"Q3_K", 256, 110, true};
-    case DType::Q4_K: return {"Q4_K", 256, 144, true};
-    case DType::Q5_K: return {"Q5_K", 256, 176, true};
-    case DType::Q6_K: return {"Q6_K", 256, 210, true};
+    case DType::F32:
+      return {"F32", 1, 4, true};
+    case DType::F16:
+      return {"F16", 1, 2, true};
+    case DType::BF16:
+      return {"BF16", 1, 2, true};
+    case DType::F64:
+      return {"F64", 1, 8, true};
+    case DType::I8:
+      return {"I8", 1, 1, false};
+    case DType::I16:
+      return {"I16", 1, 2, false};
+    case DType::I32:
+      return {"I32", 1, 4, false};
+    case DType::I64:
+      return {"I64", 1, 8, false};
+    case DType::U8:
+      return {"U8", 1, 1, false};
+    case DType::BOOL:
+      return {"BOOL", 1, 1, false};
+    case DType::Q4_0:
+      return {"Q4_0", 32, 18, true};
+    case DType::Q4_1:
+      return {"Q4_1", 32, 20, true};
+    case DType::Q5_0:
+      return {"Q5_0", 32, 22, true};
+    case DType::Q5_1:
+      return {"Q5_1", 32, 24, true};
+    case DType::Q8_0:
+      return {"Q8_0", 32, 34, true};
+    case DType::Q2_K:
+      return {"Q2_K", 256, 84, true};
+    case DType::Q3_K:
+      return {"Q3_K", 256, 110, true};
+    case DType::Q4_K:
+      return {"Q4_K", 256, 144, true};
+    case DType::Q5_K:
+      return {"Q5_K", 256, 176, true};
+    case DType::Q6_K:
+      return {"Q6_K", 256, 210, true};
   }
   return {"?", 1, 1, false};
 }
 }  // namespace
 
-std::string_view dtype_name(DType t) { return info(t).name; }
-int64_t dtype_block_elems(DType t) { return info(t).block_elems; }
-int64_t dtype_block_bytes(DType t) { return info(t).block_bytes; }
-bool dtype_is_float(DType t) { return info(t).is_float; }
+std::string_view dtype_name(DType t) {
+  return info(t).name;
+}
+int64_t dtype_block_elems(DType t) {
+  return info(t).block_elems;
+}
+int64_t dtype_block_bytes(DType t) {
+  return info(t).block_bytes;
+}
+bool dtype_is_float(DType t) {
+  return info(t).is_float;
+}
 
 int64_t dtype_storage_bytes(DType t, int64_t numel, int64_t row) {
   const DTypeInfo d = info(t);
   if (numel < 0 || row < 0) throw BadInput("negative tensor size");
   if (d.block_elems > 1 && row % d.block_elems != 0)
-    throw BadInput(fmt::format("{} tensor row of {} elements is not a multiple of the block size {}",
-                               d.name, row, d.block_elems));
+    throw BadInput(
+        fmt::format("{} tensor row of {} elements is not a multiple of the block size {}", d.name,
+                    row, d.block_elems));
   const int64_t blocks = numel / d.block_elems;
   if (blocks > INT64_MAX / d.block_bytes) throw BadInput("tensor byte size overflows");
   return blocks * d.block_bytes;
 }
 
-int64_t RawTensor::numel() const { return shape_numel(shape); }
+int64_t RawTensor::numel() const {
+  return shape_numel(shape);
+}
 
 float f16_to_f32(uint16_t h) {
   const uint32_t sign = (h & 0x8000u) << 16;
@@ -162,7 +193,8 @@ void to_f32(const RawTensor& t, float* out) {
     dequantize(t.dtype, p, n, out);
     return;
   }
-  throw Unsupported(fmt::format("tensor '{}': cannot convert {} to float", t.name, dtype_name(t.dtype)));
+  throw Unsupported(
+      fmt::format("tensor '{}': cannot convert {} to float", t.name, dtype_name(t.dtype)));
 }
 
 std::vector<float> to_f32(const RawTensor& t) {

@@ -47,7 +47,7 @@ bool dtype_is_float(DType t);  // F32, F16, BF16, F64 and the quantized float ty
 int64_t dtype_storage_bytes(DType t, int64_t numel, int64_t row);
 
 struct RawTensor {
-  std::string name;            // name as in the file
+  std::string name;  // name as in the file
   DType dtype = DType::F32;
   std::vector<int64_t> shape;  // row-major, outermost first (GGUF's ne[] reversed)
   const std::byte* data = nullptr;

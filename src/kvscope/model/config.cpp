@@ -30,24 +30,29 @@ class Fields {
   bool boolean_or(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     if (!j_[key].is_boolean())
-      throw BadInput(fmt::format("{}: field '{}': expected true or false, got {}", file_, key, j_[key].dump()));
+      throw BadInput(fmt::format("{}: field '{}': expected true or false, got {}", file_, key,
+                                 j_[key].dump()));
     return j_[key].get<bool>();
   }
   std::string string_or(const char* key, const std::string& fallback) const {
     if (!has(key)) return fallback;
     if (!j_[key].is_string())
-      throw BadInput(fmt::format("{}: field '{}': expected a string, got {}", file_, key, j_[key].dump()));
+      throw BadInput(
+          fmt::format("{}: field '{}': expected a string, got {}", file_, key, j_[key].dump()));
     return j_[key].get<std::string>();
   }
   int64_t integer_of(const nlohmann::json& v, const std::string& key) const {
     if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
+    if (v.is_number_float() &&
+        v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
       return static_cast<int64_t>(v.get<double>());
-    throw BadInput(fmt::format("{}: field '{}': expected an integer, got {}", file_, key, v.dump()));
+    throw BadInput(
+        fmt::format("{}: field '{}': expected an integer, got {}", file_, key, v.dump()));
   }
   double number_of(const nlohmann::json& v, const std::string& key) const {
     if (!v.is_number())
-      throw BadInput(fmt::format("{}: field '{}': expected a number, got {}", file_, key, v.dump()));
+      throw BadInput(
+          fmt::format("{}: field '{}': expected a number, got {}", file_, key, v.dump()));
     return v.get<double>();
   }
   // eos_token_id may be a list in newer configs: the first entry is the main one.
@@ -81,26 +86,33 @@ void read_rope(const Fields& f, Config& c) {
     if (!f.has(key)) continue;
     const auto& r = f.json()[key];
     if (!r.is_object())
-      throw BadInput(fmt::format("{}: field '{}': expected an object, got {}", f.file(), key, r.dump()));
+      throw BadInput(
+          fmt::format("{}: field '{}': expected an object, got {}", f.file(), key, r.dump()));
     Fields rf(r, f.file());
-    if (rf.has("rope_theta")) c.rope_theta = static_cast<float>(rf.number_or("rope_theta", c.rope_theta));
+    if (rf.has("rope_theta"))
+      c.rope_theta = static_cast<float>(rf.number_or("rope_theta", c.rope_theta));
     std::string type = rf.string_or("rope_type", rf.string_or("type", "default"));
     if (type == "default" || type.empty()) continue;
     if (type != "llama3")
-      throw Unsupported(fmt::format("{}: field '{}.rope_type': rope scaling '{}' is not supported (supported: default, llama3)",
-                                    f.file(), key, type));
+      throw Unsupported(
+          fmt::format("{}: field '{}.rope_type': rope scaling '{}' is not supported (supported: "
+                      "default, llama3)",
+                      f.file(), key, type));
     c.rope_scaling.llama3 = true;
     c.rope_scaling.factor = static_cast<float>(rf.number_or("factor", 8.0));
     c.rope_scaling.low_freq_factor = static_cast<float>(rf.number_or("low_freq_factor", 1.0));
     c.rope_scaling.high_freq_factor = static_cast<float>(rf.number_or("high_freq_factor", 4.0));
     c.rope_scaling.original_max_position =
-        to_int(rf.integer_or("original_max_position_embeddings", 8192), "original_max_position_embeddings", f.file());
+        to_int(rf.integer_or("original_max_position_embeddings", 8192),
+               "original_max_position_embeddings", f.file());
   }
 }
 
 }  // namespace
 
-const char* supported_architectures() { return "gpt2, llama, mistral, qwen2"; }
+const char* supported_architectures() {
+  return "gpt2, llama, mistral, qwen2";
+}
 
 Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
   if (!j.is_object()) throw BadInput(fmt::format("{}: expected a JSON object", file));
@@ -123,7 +135,9 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
     c.norm_eps = static_cast<float>(f.number_or("layer_norm_epsilon", 1e-5));
     std::string act = f.string_or("activation_function", "gelu_new");
     if (act != "gelu_new" && act != "gelu_pytorch_tanh")
-      throw Unsupported(fmt::format("{}: field 'activation_function': '{}' is not supported (supported: gelu_new)", file, act));
+      throw Unsupported(fmt::format(
+          "{}: field 'activation_function': '{}' is not supported (supported: gelu_new)", file,
+          act));
     c.norm = NormKind::LayerNorm;
     c.mlp = MlpKind::GeluTanh;
     c.pos = PosKind::Learned;
@@ -132,21 +146,26 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
     c.bos_id = f.token_id_or("bos_token_id", -1);
     c.eos_id = f.token_id_or("eos_token_id", -1);
     if (c.n_head > 0 && c.d_model % c.n_head != 0)
-      throw BadInput(fmt::format("{}: n_embd {} is not a multiple of n_head {}", file, c.d_model, c.n_head));
+      throw BadInput(
+          fmt::format("{}: n_embd {} is not a multiple of n_head {}", file, c.d_model, c.n_head));
   } else if (type == "llama" || type == "mistral" || type == "qwen2") {
     c.arch = type == "qwen2" ? "qwen2" : "llama";
     c.n_layer = geti("num_hidden_layers");
     c.d_model = geti("hidden_size");
     c.n_head = geti("num_attention_heads");
-    c.n_kv_head = to_int(f.integer_or("num_key_value_heads", c.n_head), "num_key_value_heads", file);
-    c.head_dim = to_int(f.integer_or("head_dim", c.n_head > 0 ? c.d_model / c.n_head : 0), "head_dim", file);
+    c.n_kv_head =
+        to_int(f.integer_or("num_key_value_heads", c.n_head), "num_key_value_heads", file);
+    c.head_dim =
+        to_int(f.integer_or("head_dim", c.n_head > 0 ? c.d_model / c.n_head : 0), "head_dim", file);
     c.d_ff = geti("intermediate_size");
     c.vocab_size = geti("vocab_size");
-    c.n_ctx = to_int(f.integer_or("max_position_embeddings", 2048), "max_position_embeddings", file);
+    c.n_ctx =
+        to_int(f.integer_or("max_position_embeddings", 2048), "max_position_embeddings", file);
     c.norm_eps = static_cast<float>(f.number_or("rms_norm_eps", 1e-6));
     std::string act = f.string_or("hidden_act", "silu");
     if (act != "silu")
-      throw Unsupported(fmt::format("{}: field 'hidden_act': '{}' is not supported (supported: silu)", file, act));
+      throw Unsupported(fmt::format(
+          "{}: field 'hidden_act': '{}' is not supported (supported: silu)", file, act));
     c.norm = NormKind::RmsNorm;
     c.mlp = MlpKind::SwiGlu;
     read_rope(f, c);
@@ -163,10 +182,16 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
   for (const char* key : {"torch_dtype", "dtype"}) {
     std::string dt = f.string_or(key, "");
     if (dt.empty()) continue;
-    if (dt == "float32") c.declared_dtype = "F32";
-    else if (dt == "float16") c.declared_dtype = "F16";
-    else if (dt == "bfloat16") c.declared_dtype = "BF16";
-    else throw BadInput(fmt::format("{}: field '{}': unknown weight type '{}' (expected float32, float16 or bfloat16)", file, key, dt));
+    if (dt == "float32")
+      c.declared_dtype = "F32";
+    else if (dt == "float16")
+      c.declared_dtype = "F16";
+    else if (dt == "bfloat16")
+      c.declared_dtype = "BF16";
+    else
+      throw BadInput(fmt::format(
+          "{}: field '{}': unknown weight type '{}' (expected float32, float16 or bfloat16)", file,
+          key, dt));
   }
   validate_config(c, file);
   return c;
@@ -180,26 +205,28 @@ void validate_config(const Config& c, const std::string& file) {
     int64_t max;
   };
   const Limit limits[] = {
-      {"number of layers", c.n_layer, 1024},     {"hidden size", c.d_model, 65536},
-      {"attention heads", c.n_head, 1024},       {"key/value heads", c.n_kv_head, 1024},
-      {"head dimension", c.head_dim, 4096},      {"MLP size", c.d_ff, 1 << 20},
+      {"number of layers", c.n_layer, 1024},      {"hidden size", c.d_model, 65536},
+      {"attention heads", c.n_head, 1024},        {"key/value heads", c.n_kv_head, 1024},
+      {"head dimension", c.head_dim, 4096},       {"MLP size", c.d_ff, 1 << 20},
       {"vocabulary size", c.vocab_size, 1 << 24}, {"context length", c.n_ctx, 1 << 24},
   };
   for (const auto& l : limits) {
     if (l.value <= 0 || l.value > l.max)
-      throw BadInput(fmt::format("{}: {} {} is out of range (1..{})", file, l.name, l.value, l.max));
+      throw BadInput(
+          fmt::format("{}: {} {} is out of range (1..{})", file, l.name, l.value, l.max));
   }
   if (c.n_head % c.n_kv_head != 0)
-    throw BadInput(fmt::format("{}: {} attention heads are not a multiple of {} key/value heads", file,
-                               c.n_head, c.n_kv_head));
+    throw BadInput(fmt::format("{}: {} attention heads are not a multiple of {} key/value heads",
+                               file, c.n_head, c.n_kv_head));
   if (c.pos == PosKind::Rope && c.head_dim % 2 != 0)
     throw BadInput(fmt::format("{}: head dimension {} must be even for RoPE", file, c.head_dim));
   if (!(c.norm_eps > 0.0f) || c.norm_eps > 1.0f)
     throw BadInput(fmt::format("{}: normalisation epsilon {} is out of range", file, c.norm_eps));
   if (c.pos == PosKind::Rope && !(c.rope_theta > 0.0f))
     throw BadInput(fmt::format("{}: rope_theta {} must be positive", file, c.rope_theta));
-  if (c.rope_scaling.llama3 && (!(c.rope_scaling.factor > 0.0f) || c.rope_scaling.original_max_position <= 0 ||
-                                !(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor)))
+  if (c.rope_scaling.llama3 &&
+      (!(c.rope_scaling.factor > 0.0f) || c.rope_scaling.original_max_position <= 0 ||
+       !(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor)))
     throw BadInput(fmt::format("{}: llama3 rope scaling parameters are inconsistent", file));
 }
 

@@ -9,7 +9,8 @@ namespace kvscope::model {
 
 namespace {
 
-int int_key(const io::GgufFile& g, const std::string& key, std::optional<int64_t> fallback = std::nullopt) {
+int int_key(const io::GgufFile& g, const std::string& key,
+            std::optional<int64_t> fallback = std::nullopt) {
   std::optional<int64_t> v = g.get_int(key);
   if (!v) v = fallback;
   if (!v) throw BadInput(fmt::format("{}: missing metadata key '{}'", g.path(), key));
@@ -22,10 +23,12 @@ int int_key(const io::GgufFile& g, const std::string& key, std::optional<int64_t
 
 Config config_from_gguf(const io::GgufFile& g) {
   const std::optional<std::string> arch = g.get_string("general.architecture");
-  if (!arch) throw BadInput(fmt::format("{}: missing metadata key 'general.architecture'", g.path()));
+  if (!arch)
+    throw BadInput(fmt::format("{}: missing metadata key 'general.architecture'", g.path()));
   const std::string& a = *arch;
   if (a != "llama" && a != "qwen2" && a != "gpt2")
-    throw Unsupported(fmt::format("{}: unsupported architecture '{}'; supported: llama, qwen2, gpt2", g.path(), a));
+    throw Unsupported(fmt::format(
+        "{}: unsupported architecture '{}'; supported: llama, qwen2, gpt2", g.path(), a));
 
   Config c;
   c.arch = a;
@@ -46,13 +49,15 @@ Config config_from_gguf(const io::GgufFile& g) {
 
   if (a == "gpt2") {
     c.norm = NormKind::LayerNorm;
-    c.norm_eps = static_cast<float>(g.get_float(a + ".attention.layer_norm_epsilon").value_or(1e-5));
+    c.norm_eps =
+        static_cast<float>(g.get_float(a + ".attention.layer_norm_epsilon").value_or(1e-5));
     c.mlp = MlpKind::GeluTanh;
     c.pos = PosKind::Learned;
     c.qkv_bias = c.out_bias = c.mlp_bias = true;
   } else {
     c.norm = NormKind::RmsNorm;
-    c.norm_eps = static_cast<float>(g.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-6));
+    c.norm_eps =
+        static_cast<float>(g.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-6));
     c.mlp = MlpKind::SwiGlu;
     c.pos = PosKind::Rope;
     // llama.cpp's converter permutes llama's q/k rows so that RoPE rotates adjacent pairs;
@@ -61,8 +66,8 @@ Config config_from_gguf(const io::GgufFile& g) {
     c.rope_theta = static_cast<float>(g.get_float(a + ".rope.freq_base").value_or(10000.0));
     const int rope_dims = int_key(g, a + ".rope.dimension_count", c.head_dim);
     if (rope_dims != c.head_dim)
-      throw Unsupported(fmt::format("{}: partial RoPE ({} of {} dimensions) is not supported", g.path(), rope_dims,
-                                    c.head_dim));
+      throw Unsupported(fmt::format("{}: partial RoPE ({} of {} dimensions) is not supported",
+                                    g.path(), rope_dims, c.head_dim));
     if (auto type = g.get_string(a + ".rope.scaling.type"); type && *type != "none")
       throw Unsupported(fmt::format("{}: RoPE scaling '{}' is not supported", g.path(), *type));
     c.qkv_bias = a == "qwen2";

@@ -29,10 +29,12 @@ void KvCache::reserve_more(int n) {
   const int cap = std::max(need, capacity_ + capacity_ / 2);
   const size_t row = static_cast<size_t>(head_dim_);
   auto grow = [&](std::vector<float>& slab) {
-    std::vector<float> fresh(static_cast<size_t>(n_kv_head_) * static_cast<size_t>(cap) * row, 0.0f);
+    std::vector<float> fresh(static_cast<size_t>(n_kv_head_) * static_cast<size_t>(cap) * row,
+                             0.0f);
     for (int g = 0; g < n_kv_head_; ++g) {
       if (length_ > 0)
-        std::memcpy(&fresh[static_cast<size_t>(g) * cap * row], &slab[static_cast<size_t>(g) * capacity_ * row],
+        std::memcpy(&fresh[static_cast<size_t>(g) * cap * row],
+                    &slab[static_cast<size_t>(g) * capacity_ * row],
                     static_cast<size_t>(length_) * row * sizeof(float));
     }
     slab.swap(fresh);
@@ -46,7 +48,8 @@ void KvCache::reserve_more(int n) {
 }
 
 void KvCache::truncate(int len) {
-  if (len < 0 || len > length_) throw BadInput(fmt::format("cannot truncate a cache of {} tokens to {}", length_, len));
+  if (len < 0 || len > length_)
+    throw BadInput(fmt::format("cannot truncate a cache of {} tokens to {}", length_, len));
   length_ = len;
 }
 

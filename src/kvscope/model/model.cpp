@@ -18,8 +18,8 @@ namespace kvscope::model {
 namespace {
 
 // y[n, out] = x[n, in] W[out, in]^T (+ b[out]) (+ y if accumulate).
-void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b, int n, int in, int out,
-            bool accumulate = false) {
+void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b,
+            int n, int in, int out, bool accumulate = false) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in,
               accumulate ? 1.0f : 0.0f, y, out);
   if (!b.empty()) {
@@ -32,8 +32,8 @@ void linear(float* y, const float* x, const std::vector<float>& W, const std::ve
 }
 
 // out[n, d] = norm(x[n, d]) with LayerNorm (w, b) or RMSNorm (w).
-void normalize(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b, int n, int d,
-               NormKind kind, float eps) {
+void normalize(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b,
+               int n, int d, NormKind kind, float eps) {
 #pragma omp parallel for if (n > 8)
   for (int i = 0; i < n; ++i) {
     const float* xi = x + static_cast<size_t>(i) * d;
@@ -47,7 +47,9 @@ void normalize(float* out, const float* x, const std::vector<float>& w, const st
       var /= d;
       const float m = static_cast<float>(mean);
       const float r = static_cast<float>(1.0 / std::sqrt(var + eps));
-      for (int j = 0; j < d; ++j) oi[j] = (xi[j] - m) * r * w[static_cast<size_t>(j)] + (b.empty() ? 0.0f : b[static_cast<size_t>(j)]);
+      for (int j = 0; j < d; ++j)
+        oi[j] = (xi[j] - m) * r * w[static_cast<size_t>(j)] +
+                (b.empty() ? 0.0f : b[static_cast<size_t>(j)]);
     } else {
       double ss = 0.0;
       for (int j = 0; j < d; ++j) ss += static_cast<double>(xi[j]) * xi[j];
@@ -63,7 +65,9 @@ inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
 
 // Rotates one head vector x[D] in place for a position whose angles are cos/sin[D/2].
 void rope_rotate(float* x, const float* cs, const float* sn, int D, RopePairing pairing) {
@@ -102,27 +106,33 @@ std::vector<float> rope_frequencies(const Config& c, const std::vector<float>& f
       if (wavelen > low_wavelen) {
         f = f / s.factor;
       } else {
-        const float smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        const float smooth =
+            (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
         f = (1.0f - smooth) * f / s.factor + smooth * f;
       }
     }
   }
   if (!freq_factors.empty())
-    for (int i = 0; i < half; ++i) inv[static_cast<size_t>(i)] /= freq_factors[static_cast<size_t>(i)];
+    for (int i = 0; i < half; ++i)
+      inv[static_cast<size_t>(i)] /= freq_factors[static_cast<size_t>(i)];
   return inv;
 }
 
 }  // namespace
 
-Model::Model(Config config, Weights weights) : config_(std::move(config)), weights_(std::move(weights)) {
-  if (config_.pos == PosKind::Rope) inv_freq_ = rope_frequencies(config_, weights_.rope_freq_factors);
+Model::Model(Config config, Weights weights)
+    : config_(std::move(config)), weights_(std::move(weights)) {
+  if (config_.pos == PosKind::Rope)
+    inv_freq_ = rope_frequencies(config_, weights_.rope_freq_factors);
 }
 
 KvCache Model::new_cache(int capacity, bool keep_pre_rope) const {
-  return KvCache(config_.n_layer, config_.n_kv_head, config_.head_dim, std::max(capacity, 1), keep_pre_rope);
+  return KvCache(config_.n_layer, config_.n_kv_head, config_.head_dim, std::max(capacity, 1),
+                 keep_pre_rope);
 }
 
-ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, const ForwardRequest& req) const {
+ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
+                             const ForwardRequest& req) const {
   const Config& c = config_;
   const int n = static_cast<int>(tokens.size());
   const int p0 = cache.length();
@@ -135,12 +145,14 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, co
     throw BadInput(fmt::format("{} tokens exceed the model's context length of {}", T, c.n_ctx));
   for (int i = 0; i < n; ++i)
     if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= V)
-      throw BadInput(fmt::format("token id {} is outside the vocabulary (size {})", tokens[static_cast<size_t>(i)], V));
+      throw BadInput(fmt::format("token id {} is outside the vocabulary (size {})",
+                                 tokens[static_cast<size_t>(i)], V));
   cache.reserve_more(n);
 
   ForwardResult res;
   const size_t nd = static_cast<size_t>(n) * d;
-  std::vector<float> x(nd), h(nd), qkv(static_cast<size_t>(n) * qkv_w), attn(static_cast<size_t>(n) * qd);
+  std::vector<float> x(nd), h(nd), qkv(static_cast<size_t>(n) * qkv_w),
+      attn(static_cast<size_t>(n) * qd);
   const int mlp_w = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
   std::vector<float> mid(static_cast<size_t>(n) * mlp_w);
 
@@ -187,20 +199,23 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, co
       float* row = &qkv[static_cast<size_t>(i) * qkv_w];
       for (int g = 0; g < G; ++g) {
         float* k = row + qd + g * D;
-        if (cache.keeps_pre_rope()) std::memcpy(cache.k_pre_row(l, g, p0 + i), k, sizeof(float) * D);
+        if (cache.keeps_pre_rope())
+          std::memcpy(cache.k_pre_row(l, g, p0 + i), k, sizeof(float) * D);
         if (c.pos == PosKind::Rope)
-          rope_rotate(k, &cosv[static_cast<size_t>(i) * half], &sinv[static_cast<size_t>(i) * half], D, c.rope_pairing);
+          rope_rotate(k, &cosv[static_cast<size_t>(i) * half], &sinv[static_cast<size_t>(i) * half],
+                      D, c.rope_pairing);
         std::memcpy(cache.k_row(l, g, p0 + i), k, sizeof(float) * D);
         std::memcpy(cache.v_row(l, g, p0 + i), row + qd + kd + g * D, sizeof(float) * D);
       }
       if (c.pos == PosKind::Rope)
         for (int hh = 0; hh < H; ++hh)
-          rope_rotate(row + hh * D, &cosv[static_cast<size_t>(i) * half], &sinv[static_cast<size_t>(i) * half], D,
-                      c.rope_pairing);
+          rope_rotate(row + hh * D, &cosv[static_cast<size_t>(i) * half],
+                      &sinv[static_cast<size_t>(i) * half], D, c.rope_pairing);
     }
 
     // Attention, one query head per task: S[n, T] = Q K^T * scale, causal softmax, O = S V.
-    if (req.attention) res.patterns[static_cast<size_t>(l)].assign(static_cast<size_t>(H) * n * T, 0.0f);
+    if (req.attention)
+      res.patterns[static_cast<size_t>(l)].assign(static_cast<size_t>(H) * n * T, 0.0f);
 #pragma omp parallel for schedule(dynamic) if (int64_t{n} * T * D * H > (1 << 16))
     for (int hh = 0; hh < H; ++hh) {
       std::vector<float>& S = scores[static_cast<size_t>(omp_get_thread_num())];
@@ -208,8 +223,8 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, co
       const int g = hh / group;
       const float* K = cache.k_row(l, g, 0);
       const float* Vv = cache.v_row(l, g, 0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale, &qkv[static_cast<size_t>(hh) * D], qkv_w,
-                  K, D, 0.0f, S.data(), T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale,
+                  &qkv[static_cast<size_t>(hh) * D], qkv_w, K, D, 0.0f, S.data(), T);
       for (int i = 0; i < n; ++i) {
         float* s = &S[static_cast<size_t>(i) * T];
         const int last = p0 + i;  // attends to positions 0..last
@@ -225,10 +240,10 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, co
         for (int j = last + 1; j < T; ++j) s[j] = 0.0f;
       }
       if (req.attention)
-        std::memcpy(&res.patterns[static_cast<size_t>(l)][static_cast<size_t>(hh) * n * T], S.data(),
-                    sizeof(float) * static_cast<size_t>(n) * T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, S.data(), T, Vv, D, 0.0f,
-                  &attn[static_cast<size_t>(hh) * D], qd);
+        std::memcpy(&res.patterns[static_cast<size_t>(l)][static_cast<size_t>(hh) * n * T],
+                    S.data(), sizeof(float) * static_cast<size_t>(n) * T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, S.data(), T, Vv, D,
+                  0.0f, &attn[static_cast<size_t>(hh) * D], qd);
     }
     linear(x.data(), attn.data(), w.wo, w.bo, n, qd, d, /*accumulate=*/true);
 
@@ -243,11 +258,12 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, co
         for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
       }
       // Down projection reads [n, F] rows with a stride of 2F.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w, w.w_out.data(), F, 1.0f,
-                  x.data(), d);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w,
+                  w.w_out.data(), F, 1.0f, x.data(), d);
       if (!w.b_out.empty())
         for (int i = 0; i < n; ++i)
-          for (int j = 0; j < d; ++j) x[static_cast<size_t>(i) * d + j] += w.b_out[static_cast<size_t>(j)];
+          for (int j = 0; j < d; ++j)
+            x[static_cast<size_t>(i) * d + j] += w.b_out[static_cast<size_t>(j)];
     } else {
 #pragma omp parallel for if (n > 8)
       for (int i = 0; i < n; ++i) {

@@ -41,7 +41,8 @@ class Model {
   KvCache new_cache(int capacity, bool keep_pre_rope = false) const;
 
   // Throws BadInput if a token id is out of range or the cache would exceed the context.
-  ForwardResult forward(KvCache& cache, std::span<const int32_t> tokens, const ForwardRequest& req = {}) const;
+  ForwardResult forward(KvCache& cache, std::span<const int32_t> tokens,
+                        const ForwardRequest& req = {}) const;
 
   // RoPE inverse frequencies [D / 2] (after any scaling), as the engine uses them.
   const std::vector<float>& rope_inv_freq() const { return inv_freq_; }

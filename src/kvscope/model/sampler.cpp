@@ -14,11 +14,15 @@ namespace kvscope::model {
 void validate_sampling(const SamplingOptions& o) {
   if (!(o.temperature >= 0.0f) || !std::isfinite(o.temperature))
     throw BadInput(fmt::format("--temperature {} must be zero or positive", o.temperature));
-  if (o.top_k < 0) throw BadInput(fmt::format("--top-k {} must be zero (off) or positive", o.top_k));
-  if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) throw BadInput(fmt::format("--top-p {} must be in (0, 1]", o.top_p));
+  if (o.top_k < 0)
+    throw BadInput(fmt::format("--top-k {} must be zero (off) or positive", o.top_k));
+  if (!(o.top_p > 0.0f && o.top_p <= 1.0f))
+    throw BadInput(fmt::format("--top-p {} must be in (0, 1]", o.top_p));
 }
 
-Sampler::Sampler(const SamplingOptions& o) : opt_(o), rng_(o.seed) { validate_sampling(o); }
+Sampler::Sampler(const SamplingOptions& o) : opt_(o), rng_(o.seed) {
+  validate_sampling(o);
+}
 
 int32_t Sampler::next(std::span<const float> logits) {
   const int V = static_cast<int>(logits.size());

@@ -39,7 +39,8 @@ class Loader {
     std::vector<float> w = get(name, {in, out});
     std::vector<float> t(w.size());
     for (int64_t i = 0; i < in; ++i)
-      for (int64_t o = 0; o < out; ++o) t[static_cast<size_t>(o * in + i)] = w[static_cast<size_t>(i * out + o)];
+      for (int64_t o = 0; o < out; ++o)
+        t[static_cast<size_t>(o * in + i)] = w[static_cast<size_t>(i * out + o)];
     return t;
   }
   int64_t params() const { return params_; }
@@ -47,14 +48,14 @@ class Loader {
  private:
   void check(const io::RawTensor& t, const std::vector<int64_t>& shape) const {
     if (t.shape != shape)
-      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]", src_.file, t.name,
-                                 fmt::join(t.shape, ", "), fmt::join(shape, ", ")));
+      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]", src_.file,
+                                 t.name, fmt::join(t.shape, ", "), fmt::join(shape, ", ")));
     if (!io::dtype_is_float(t.dtype))
-      throw BadInput(fmt::format("{}: tensor '{}' has type {}, expected a floating-point type", src_.file,
-                                 t.name, io::dtype_name(t.dtype)));
+      throw BadInput(fmt::format("{}: tensor '{}' has type {}, expected a floating-point type",
+                                 src_.file, t.name, io::dtype_name(t.dtype)));
     if (!c_.declared_dtype.empty() && io::dtype_name(t.dtype) != c_.declared_dtype)
-      throw BadInput(fmt::format("{}: tensor '{}' has type {}, but config.json declares {}", src_.file, t.name,
-                                 io::dtype_name(t.dtype), c_.declared_dtype));
+      throw BadInput(fmt::format("{}: tensor '{}' has type {}, but config.json declares {}",
+                                 src_.file, t.name, io::dtype_name(t.dtype), c_.declared_dtype));
   }
   std::vector<float> convert(const io::RawTensor& t) {
     params_ += t.numel();
@@ -66,7 +67,9 @@ class Loader {
   int64_t params_ = 0;
 };
 
-void append(std::vector<float>& dst, const std::vector<float>& src) { dst.insert(dst.end(), src.begin(), src.end()); }
+void append(std::vector<float>& dst, const std::vector<float>& src) {
+  dst.insert(dst.end(), src.begin(), src.end());
+}
 
 Weights load_hf_gpt2(const Config& c, Loader& L) {
   // save_pretrained of GPT2LMHeadModel prefixes "transformer."; the original checkpoints don't.
@@ -138,7 +141,8 @@ Weights load_hf_llama(const Config& c, Loader& L) {
 // llama.cpp's converter reorders each llama head's q/k rows so that RoPE rotates adjacent
 // pairs: GGUF row 2i + j of a head is Hugging Face row j * D/2 + i. Undo it, so that keys are
 // captured in the same channel order as transformers' and RoPE rotates halves.
-std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int heads, int D, int64_t cols) {
+std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int heads, int D,
+                                       int64_t cols) {
   std::vector<float> out(w.size());
   const int half = D / 2;
   for (int h = 0; h < heads; ++h)
@@ -203,7 +207,8 @@ Weights load_gguf(const Config& c, Loader& L) {
   if (!c.tied_head) {
     w.lm_head = L.get_optional("output.weight", {V, d});
   }
-  if (c.pos == PosKind::Rope) w.rope_freq_factors = L.get_optional("rope_freqs.weight", {c.head_dim / 2});
+  if (c.pos == PosKind::Rope)
+    w.rope_freq_factors = L.get_optional("rope_freqs.weight", {c.head_dim / 2});
   return w;
 }
 

@@ -30,13 +30,14 @@ struct LayerWeights {
 };
 
 struct Weights {
-  std::vector<float> tok_emb;            // [V, d]
-  std::vector<float> pos_emb;            // [C, d] for learned positions, else empty
-  std::vector<LayerWeights> layers;      // [n_layer]
-  std::vector<float> norm_f_w, norm_f_b; // [d]
-  std::vector<float> lm_head;            // [V, d]; empty when tied to tok_emb
-  std::vector<float> rope_freq_factors;  // [D / 2] divisors of RoPE frequencies (GGUF llama3), or empty
-  int64_t n_params = 0;                  // parameters read from the file
+  std::vector<float> tok_emb;             // [V, d]
+  std::vector<float> pos_emb;             // [C, d] for learned positions, else empty
+  std::vector<LayerWeights> layers;       // [n_layer]
+  std::vector<float> norm_f_w, norm_f_b;  // [d]
+  std::vector<float> lm_head;             // [V, d]; empty when tied to tok_emb
+  std::vector<float>
+      rope_freq_factors;  // [D / 2] divisors of RoPE frequencies (GGUF llama3), or empty
+  int64_t n_params = 0;   // parameters read from the file
 };
 
 // Where weights come from: a lookup by on-file name (nullptr when absent) and a file name

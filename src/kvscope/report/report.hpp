@@ -21,7 +21,9 @@ using Progress = std::function<void(const std::string& file, int done, int total
 void prepare_output_dir(const std::string& dir);
 
 // Writes everything; returns the paths written, in order.
-std::vector<std::string> write_report(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
-                                      const capture::GenerationTrace* trace, const Progress& progress = {});
+std::vector<std::string> write_report(const capture::Capture& cap, const Bundle& b,
+                                      const ReportOptions& opt,
+                                      const capture::GenerationTrace* trace,
+                                      const Progress& progress = {});
 
 }  // namespace kvscope::report
