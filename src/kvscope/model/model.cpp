@@ -12,16 +12,24 @@
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
+#include "kvscope/model/fast_math.hpp"
 
 namespace kvscope::model {
 
 namespace {
 
-// y[n, out] = x[n, in] W[out, in]^T (+ b[out]) (+ y if accumulate).
-void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b,
-            int n, int in, int out, bool accumulate = false) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in,
-              accumulate ? 1.0f : 0.0f, y, out);
+constexpr int kQueryBlock = 64;  // query rows per attention task
+
+// y[n, out] = x[n, in] W[out, in]^T (+ b[out]) (+ y if accumulate). One row goes through
+// sgemv: OpenBLAS's sgemm with M = 1 is several times slower.
+void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b, int n, int in,
+            int out, bool accumulate = false) {
+  const float beta = accumulate ? 1.0f : 0.0f;
+  if (n == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W.data(), in, x, 1, beta, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in, beta, y, out);
+  }
   if (!b.empty()) {
 #pragma omp parallel for if (int64_t{n} * out > 65536)
     for (int i = 0; i < n; ++i) {
@@ -57,16 +65,6 @@ void normalize(float* out, const float* x, const std::vector<float>& w, const st
       for (int j = 0; j < d; ++j) oi[j] = w[static_cast<size_t>(j)] * (xi[j] * r);
     }
   }
-}
-
-// GPT-2's GELU, tanh approximation.
-inline float gelu_tanh(float x) {
-  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
-
-inline float silu(float x) {
-  return x / (1.0f + std::exp(-x));
 }
 
 // Rotates one head vector x[D] in place for a position whose angles are cos/sin[D/2].
@@ -213,37 +211,55 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
                       &sinv[static_cast<size_t>(i) * half], D, c.rope_pairing);
     }
 
-    // Attention, one query head per task: S[n, T] = Q K^T * scale, causal softmax, O = S V.
+    // Attention, one (query head, block of query rows) per task. A block of rows i0..i1-1
+    // only sees keys 0..p0+i1-1, so causal work is about halved and the block's scores
+    // S[rows, Tb] stay in cache: S = Q K^T * scale, causal softmax, O = S V.
     if (req.attention)
       res.patterns[static_cast<size_t>(l)].assign(static_cast<size_t>(H) * n * T, 0.0f);
+    const int n_blocks = (n + kQueryBlock - 1) / kQueryBlock;
 #pragma omp parallel for schedule(dynamic) if (int64_t{n} * T * D * H > (1 << 16))
-    for (int hh = 0; hh < H; ++hh) {
+    for (int task = 0; task < H * n_blocks; ++task) {
+      // Largest blocks first, for a better balance between threads.
+      const int blk = n_blocks - 1 - task / H, hh = task % H;
+      const int i0 = blk * kQueryBlock, rows = std::min(n, i0 + kQueryBlock) - i0;
+      const int Tb = p0 + i0 + rows;
       std::vector<float>& S = scores[static_cast<size_t>(omp_get_thread_num())];
-      S.resize(static_cast<size_t>(n) * T);
+      S.resize(static_cast<size_t>(rows) * Tb);
       const int g = hh / group;
       const float* K = cache.k_row(l, g, 0);
       const float* Vv = cache.v_row(l, g, 0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale,
-                  &qkv[static_cast<size_t>(hh) * D], qkv_w, K, D, 0.0f, S.data(), T);
-      for (int i = 0; i < n; ++i) {
-        float* s = &S[static_cast<size_t>(i) * T];
-        const int last = p0 + i;  // attends to positions 0..last
+      const float* Q = &qkv[static_cast<size_t>(i0) * qkv_w + static_cast<size_t>(hh) * D];
+      float* O = &attn[static_cast<size_t>(i0) * qd + static_cast<size_t>(hh) * D];
+      if (rows == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S.data(), 1);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D, 0.0f,
+                    S.data(), Tb);
+      }
+      for (int r = 0; r < rows; ++r) {
+        float* s = &S[static_cast<size_t>(r) * Tb];
+        const int last = p0 + i0 + r;  // attends to positions 0..last
         float mx = -std::numeric_limits<float>::infinity();
         for (int j = 0; j <= last; ++j) mx = std::max(mx, s[j]);
         float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
         for (int j = 0; j <= last; ++j) {
-          s[j] = std::exp(s[j] - mx);
+          s[j] = fast_exp(s[j] - mx);
           sum += s[j];
         }
         const float inv = 1.0f / sum;
         for (int j = 0; j <= last; ++j) s[j] *= inv;
-        for (int j = last + 1; j < T; ++j) s[j] = 0.0f;
+        for (int j = last + 1; j < Tb; ++j) s[j] = 0.0f;
+        if (req.attention)
+          std::memcpy(&res.patterns[static_cast<size_t>(l)][(static_cast<size_t>(hh) * n + i0 + r) * T], s,
+                      sizeof(float) * static_cast<size_t>(Tb));
       }
-      if (req.attention)
-        std::memcpy(&res.patterns[static_cast<size_t>(l)][static_cast<size_t>(hh) * n * T],
-                    S.data(), sizeof(float) * static_cast<size_t>(n) * T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, S.data(), T, Vv, D,
-                  0.0f, &attn[static_cast<size_t>(hh) * D], qd);
+      if (rows == 1) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S.data(), 1, 0.0f, O, 1);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tb, 1.0f, S.data(), Tb, Vv, D, 0.0f, O,
+                    qd);
+      }
     }
     linear(x.data(), attn.data(), w.wo, w.bo, n, qd, d, /*accumulate=*/true);
 
@@ -258,8 +274,12 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
       }
       // Down projection reads [n, F] rows with a stride of 2F.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w,
-                  w.w_out.data(), F, 1.0f, x.data(), d);
+      if (n == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, d, F, 1.0f, w.w_out.data(), F, mid.data(), 1, 1.0f, x.data(), 1);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w, w.w_out.data(), F,
+                    1.0f, x.data(), d);
+      }
       if (!w.b_out.empty())
         for (int i = 0; i < n; ++i)
           for (int j = 0; j < d; ++j)
