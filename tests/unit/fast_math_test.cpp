@@ -22,7 +22,8 @@ TEST(FastMath, ExpWithinTwoUlpOverTheUsefulRange) {
 TEST(FastMath, ActivationsMatchTheirDefinitions) {
   for (float x = -12.0f; x <= 12.0f; x += 0.013f) {
     const double xd = x;
-    const double gelu = 0.5 * xd * (1.0 + std::tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd)));
+    const double gelu =
+        0.5 * xd * (1.0 + std::tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd)));
     EXPECT_NEAR(gelu_tanh(x), gelu, 2e-6 * std::max(1.0, std::fabs(gelu))) << x;
     const double silu_ref = xd / (1.0 + std::exp(-xd));
     EXPECT_NEAR(silu(x), silu_ref, 1e-6 * std::max(1.0, std::fabs(silu_ref))) << x;

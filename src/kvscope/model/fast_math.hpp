@@ -40,6 +40,8 @@ inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + t);
 }
 
-inline float silu(float x) { return x / (1.0f + fast_exp(-x)); }
+inline float silu(float x) {
+  return x / (1.0f + fast_exp(-x));
+}
 
 }  // namespace kvscope::model

@@ -22,13 +22,14 @@ constexpr int kQueryBlock = 64;  // query rows per attention task
 
 // y[n, out] = x[n, in] W[out, in]^T (+ b[out]) (+ y if accumulate). One row goes through
 // sgemv: OpenBLAS's sgemm with M = 1 is several times slower.
-void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b, int n, int in,
-            int out, bool accumulate = false) {
+void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b,
+            int n, int in, int out, bool accumulate = false) {
   const float beta = accumulate ? 1.0f : 0.0f;
   if (n == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W.data(), in, x, 1, beta, y, 1);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in, beta, y, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in,
+                beta, y, out);
   }
   if (!b.empty()) {
 #pragma omp parallel for if (int64_t{n} * out > 65536)
@@ -233,8 +234,8 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S.data(), 1);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D, 0.0f,
-                    S.data(), Tb);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
+                    0.0f, S.data(), Tb);
       }
       for (int r = 0; r < rows; ++r) {
         float* s = &S[static_cast<size_t>(r) * Tb];
@@ -251,14 +252,15 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         for (int j = 0; j <= last; ++j) s[j] *= inv;
         for (int j = last + 1; j < Tb; ++j) s[j] = 0.0f;
         if (req.attention)
-          std::memcpy(&res.patterns[static_cast<size_t>(l)][(static_cast<size_t>(hh) * n + i0 + r) * T], s,
-                      sizeof(float) * static_cast<size_t>(Tb));
+          std::memcpy(
+              &res.patterns[static_cast<size_t>(l)][(static_cast<size_t>(hh) * n + i0 + r) * T], s,
+              sizeof(float) * static_cast<size_t>(Tb));
       }
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S.data(), 1, 0.0f, O, 1);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tb, 1.0f, S.data(), Tb, Vv, D, 0.0f, O,
-                    qd);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tb, 1.0f, S.data(), Tb, Vv,
+                    D, 0.0f, O, qd);
       }
     }
     linear(x.data(), attn.data(), w.wo, w.bo, n, qd, d, /*accumulate=*/true);
@@ -275,10 +277,11 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
       }
       // Down projection reads [n, F] rows with a stride of 2F.
       if (n == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, d, F, 1.0f, w.w_out.data(), F, mid.data(), 1, 1.0f, x.data(), 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, d, F, 1.0f, w.w_out.data(), F, mid.data(), 1, 1.0f,
+                    x.data(), 1);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w, w.w_out.data(), F,
-                    1.0f, x.data(), d);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w,
+                    w.w_out.data(), F, 1.0f, x.data(), d);
       }
       if (!w.b_out.empty())
         for (int i = 0; i < n; ++i)
