@@ -48,7 +48,8 @@ void add_generate_command(CLI::App& app) {
     if (!o->quiet) {
       double decode_ms = 0;
       for (size_t i = 1; i < t.steps.size(); ++i) decode_ms += t.steps[i].ms;
-      const int cache_len = t.steps.empty() ? 0 : t.steps.back().cache_len + 1;
+      // The last token chosen is never run through the model, so it is not in the cache.
+      const int cache_len = t.steps.empty() ? static_cast<int>(t.prompt_ids.size()) : t.steps.back().cache_len;
       std::fprintf(stderr, "[%zu tokens, stopped at %s; prefill %zu tokens in %.0f ms; decode %.1f tokens/s; cache %d tokens = %s]\n",
                    t.steps.size(), t.stop_reason.c_str(), t.prompt_ids.size(), t.prefill_ms,
                    t.steps.size() > 1 ? 1000.0 * static_cast<double>(t.steps.size() - 1) / decode_ms : 0.0, cache_len,

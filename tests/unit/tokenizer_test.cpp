@@ -263,6 +263,8 @@ TEST(TokenizerSpeed, TwoThousandTokenPromptInAFewMilliseconds) {
   EXPECT_GT(ids.size(), 2000u);
 #ifdef NDEBUG
   EXPECT_LT(ms, 20.0) << ids.size() << " tokens";
+#else
+  (void)ms;  // sanitizer builds are not timed
 #endif
   EXPECT_EQ(t.decode(ids), text);
 }

@@ -10,7 +10,7 @@
 #include "kvscope/io/gguf.hpp"
 #include "kvscope/io/json_file.hpp"
 #include "kvscope/io/safetensors.hpp"
-// GGUF_TOKENIZER_PENDING #include "kvscope/tokenizer/gguf_tokenizer.hpp"
+#include "kvscope/tokenizer/gguf_tokenizer.hpp"
 #include "kvscope/tokenizer/hf_tokenizer.hpp"
 
 namespace kvscope::capture {
@@ -45,7 +45,7 @@ LoadedModel load_gguf(const std::string& spec, const std::string& path) {
   model::Weights weights = model::load_weights(config, src, model::WeightNaming::Gguf);
   std::map<std::string, int64_t> types;
   for (const io::RawTensor& t : g.tensors()) types[std::string(io::dtype_name(t.dtype))]++;
-  tokenizer::Tokenizer tok = tokenizer::load_hf_tokenizer(""); // GGUF_TOKENIZER_PENDING
+  tokenizer::Tokenizer tok = tokenizer::load_gguf_tokenizer(g);
   if (tok.vocab_size() > config.vocab_size)
     throw BadInput(fmt::format("{}: tokenizer has {} tokens but the embedding has {} rows", path, tok.vocab_size(),
                                config.vocab_size));

@@ -201,7 +201,7 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens, co
 
     // Attention, one query head per task: S[n, T] = Q K^T * scale, causal softmax, O = S V.
     if (req.attention) res.patterns[static_cast<size_t>(l)].assign(static_cast<size_t>(H) * n * T, 0.0f);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (int64_t{n} * T * D * H > (1 << 16))
     for (int hh = 0; hh < H; ++hh) {
       std::vector<float>& S = scores[static_cast<size_t>(omp_get_thread_num())];
       S.resize(static_cast<size_t>(n) * T);

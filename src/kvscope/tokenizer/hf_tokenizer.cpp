@@ -1,5 +1,6 @@
 #include "kvscope/tokenizer/hf_tokenizer.hpp"
 
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 

@@ -3,6 +3,8 @@
 #include <glib.h>
 #include <pcre2.h>
 
+#include <memory>
+#include <new>
 #include <utility>
 
 #include "kvscope/error.hpp"
@@ -157,20 +159,28 @@ void PreTokenizer::split(std::string_view text, bool at_start,
   for (const auto& c : steps_) {
     const PreTokenizerStep& step = c->step;
     next.clear();
+    // One match block per step, not per piece: pieces can be single digits.
+    std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> md(
+        c->code != nullptr ? pcre2_match_data_create_from_pattern(c->code, nullptr) : nullptr,
+        &pcre2_match_data_free);
+    if (c->code != nullptr && md == nullptr) throw std::bad_alloc();
     for (size_t p = 0; p < pieces.size(); ++p) {
       const std::string& piece = pieces[p];
       spans.clear();
       switch (step.type) {
         case PreTokenizerStep::Type::RegexSplit:
         case PreTokenizerStep::Type::Digits: {
-          pcre2_match_data* md = pcre2_match_data_create_from_pattern(c->code, nullptr);
-          if (md == nullptr) throw std::bad_alloc();
           size_t pos = 0, last = 0;
           while (pos <= piece.size()) {
             const int rc = pcre2_match(c->code, reinterpret_cast<PCRE2_SPTR>(piece.data()),
-                                       piece.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-            if (rc < 0) break;  // no more matches (or a match limit): the rest is a gap
-            const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+                                       piece.size(), pos, PCRE2_NO_UTF_CHECK, md.get(), nullptr);
+            if (rc == PCRE2_ERROR_NOMATCH) break;  // the rest is a gap
+            if (rc < 0) {  // a resource limit: better to refuse than to cut wrongly
+              throw BadInput("text: pre-tokenizer pattern failed (PCRE2 error " +
+                             std::to_string(rc) + ") on a piece of " +
+                             std::to_string(piece.size()) + " bytes");
+            }
+            const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
             const size_t b = ov[0], e = ov[1];
             if (e == b) {  // an empty match cuts nothing; step over one character
               if (b >= piece.size()) break;
@@ -181,7 +191,6 @@ void PreTokenizer::split(std::string_view text, bool at_start,
             spans.push_back({b, e, true});
             last = pos = e;
           }
-          pcre2_match_data_free(md);
           if (last < piece.size()) spans.push_back({last, piece.size(), false});
           if (step.invert) {
             for (Span& s : spans) s.matched = !s.matched;
