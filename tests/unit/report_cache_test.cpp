@@ -29,9 +29,8 @@ using kvscope::report::ReportOptions;
 
 namespace {
 
-const char* kPrompt =
-    "Article: A car crash occurred on Highway 15 today, involving three cars. Authorities were "
-    "called to the scene shortly after the crash was reported.";
+// Short enough for the smallest fixture context (64 tokens for gpt2-a).
+const char* kPrompt = "Article: A car crash occurred on Highway 15 today, involving three cars.";
 
 struct Captured {
   Capture cap;

@@ -102,17 +102,25 @@ void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const Re
   const std::vector<int> layers = fh::evenly_spaced_subset(all, kMaxLayers);
   const int n = static_cast<int>(layers.size());
   const int S = cap.seq_len(), KH = cap.n_kv_head, D = cap.head_dim;
-  const double row_h = std::clamp(S * 0.6 + 120, 200.0, 330.0);
+  const double row_h = std::clamp(S * 0.6 + 120, 200.0, 290.0);
   plot::Figure fig(1500, 70 + n * row_h);
   std::string which = n == cap.n_layer
                           ? fmt::format("all {} layers", n)
                           : fmt::format("{} of {} layers, evenly spaced", n, cap.n_layer);
-  fig.suptitle(fmt::format(
-      "KV cache by layer ({}): tokens × channels, {} {} heads of {} channels side by side;\n"
-      "colour symmetric about 0, clipped at each layer's 0.1th / 99.9th percentile",
-      which, KH, KH == 1 ? "kv head" : "kv heads", D));
+  fig.suptitle(
+      fmt::format("KV cache by layer ({}): tokens × channels, {} {} of {} channels side by side;\n"
+                  "colour symmetric about 0, clipped at each layer's 0.1th / 99.9th percentile",
+                  which, KH, KH == 1 ? "kv head" : "kv heads", D));
   fig.grid(n, 2);
+  // Labels thinned here rather than by the plot library: measuring every label of a long
+  // prompt in every panel would dominate the drawing time.
   const std::vector<std::string> toks = fh::token_axis_labels(cap);
+  std::vector<double> tok_at;
+  std::vector<std::string> tok_lab;
+  for (int t : fh::labelled_positions(S, std::max(1, static_cast<int>((row_h - 70) / 22)))) {
+    tok_at.push_back(t);
+    tok_lab.push_back(toks[static_cast<size_t>(t)]);
+  }
   std::vector<double> head_at;
   std::vector<std::string> head_lab;
   for (int h = 0; h < KH; ++h) {
@@ -128,9 +136,9 @@ void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const Re
       hs.cmap = "coolwarm";
       hs.norm = plot::Norm::symmetric(layer_halfrange(b, key, l));
       hs.colorbar_label = key ? "key" : "value";
-      hs.y_labels = toks;
       plot::Axes& ax = fig.axes(r, part);
       ax.heatmap(heads_side_by_side(key ? lc.k : lc.v), hs);
+      ax.y_ticks(tok_at, tok_lab);
       ax.title(fmt::format("Layer {} {}", l, key ? "keys" : "values"));
       ax.x_ticks(head_at, head_lab);
       plot::RefLineStyle sep;
@@ -143,7 +151,6 @@ void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const Re
       if (part == 0) ax.y_label("token");
     }
   }
-  (void)S;
   fig.save(path);
 }
 
@@ -340,12 +347,13 @@ void draw_kv_pca_by_position(const capture::Capture& cap, const Bundle& b, const
                    ? pr.explained_variance_ratio[static_cast<size_t>(c)] * 100
                    : 0.0;
       };
-      // Consecutive tokens joined faintly, so the path through the prompt shows.
+      // Consecutive tokens joined faintly, so the path through the prompt shows (a short
+      // prompt only: hundreds of segments would hide the points).
       plot::LineStyle path_style;
       path_style.color = {0.55, 0.55, 0.55, 1};
       path_style.width = 0.6;
       path_style.alpha = 0.45;
-      ax.line(x, y, path_style);
+      if (S <= 150) ax.line(x, y, path_style);
       plot::ScatterStyle ss;
       ss.values = iota_d(S);
       ss.cmap = "viridis";

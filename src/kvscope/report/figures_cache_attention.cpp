@@ -80,13 +80,13 @@ void draw_head_specialization(const capture::Capture& cap, const Bundle& b, cons
       plot::Axes& ax = fig.axes(2, 0);
       head_bars(ax, hs.entropy, plot::palette(0), "Attention entropy (mean over queries)",
                 "entropy (nats)");
-      ax.hline(uniform_entropy, ref).legend(plot::Loc::lower_right);
+      ax.hline(uniform_entropy, ref).legend();
     }
     {
       plot::Axes& ax = fig.axes(2, 1);
       head_bars(ax, hs.mean_distance, plot::palette(2), "Mean attention distance",
                 "tokens back (query − key)");
-      ax.hline(uniform_distance, ref).legend(plot::Loc::lower_right);
+      ax.hline(uniform_distance, ref).legend();
     }
     {
       plot::Axes& ax = fig.axes(2, 2);
@@ -137,9 +137,9 @@ void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const
   const int block = fh::pool_block(S, static_cast<int64_t>(panel));
   const int s = (S + block - 1) / block;  // cells per panel side
   const double unit = panel / s;          // figure units per cell (approximate)
-  const int gap = std::max(1, static_cast<int>(std::lround(6 / unit)));
+  const int gap = std::max(1, static_cast<int>(std::lround(12 / unit)));
   const int top = static_cast<int>(std::ceil(18 / unit));   // band for head titles
-  const int left = static_cast<int>(std::ceil(62 / unit));  // band for layer titles
+  const int left = static_cast<int>(std::ceil(50 / unit));  // band for layer titles
   const int64_t R = top + static_cast<int64_t>(nr) * (s + gap),
                 C = left + static_cast<int64_t>(nc) * (s + gap);
   std::vector<float> mosaic(static_cast<size_t>(R * C), NAN);
@@ -169,14 +169,15 @@ void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const
     }
   }
 
-  // Token labels on the outer axes when at least every 5th fits, else positions.
+  // Token labels on the outer axes when at least every 10th fits, else positions. A label
+  // needs about 22 units (its height and the plot library's gap).
   const std::vector<std::string> toks = fh::token_axis_labels(cap);
-  const int fit = std::max(1, static_cast<int>(panel / 13));
+  const int fit = std::max(1, static_cast<int>(panel / 22));
   std::vector<int> lab = fh::labelled_positions(S, fit);
-  const bool token_labels = lab.size() >= 2 && (lab[1] - lab[0]) <= 5;
+  const bool token_labels = lab.size() >= 2 && (lab[1] - lab[0]) <= 10;
   if (!token_labels) {
     lab.clear();
-    for (double v : plot::nice_ticks(0, S - 1, std::max(2, static_cast<int>(panel / 45))))
+    for (double v : plot::nice_ticks(0, S - 1, std::max(2, static_cast<int>(panel / 35))))
       if (v >= 0 && v <= S - 1) lab.push_back(static_cast<int>(v));
   }
   auto label_of = [&](int tok) {
