@@ -211,6 +211,11 @@ TEST(TokenSelection, VisibleTextShowsWhitespaceAndRepairsBadUtf8) {
   EXPECT_EQ(visible_text("é"), "é");
 }
 
+TEST(TokenSelection, ValidUtf8KeepsGoodTextAndLineBreaks) {
+  EXPECT_EQ(valid_utf8("a\nb é"), "a\nb é");
+  EXPECT_EQ(valid_utf8("\xFF\xE2\x96"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST(TokenSelection, TokenLabelsFallBackToPositions) {
   capture::Capture c;
   c.token_ids = {1, 2};

@@ -36,6 +36,30 @@ void ranked_bars(plot::Axes& ax, const capture::Capture& cap,
   ax.barh(names, {plot::BarSeries(scores, "", color)});
   ax.y_categories(names, ts);
   ax.grid();
+  // The score at each bar's end: bars start at 0, so close scores would otherwise read alike.
+  plot::TextStyle vs;
+  vs.size = 8.5;
+  vs.valign = plot::VAlign::middle;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    vs.halign = scores[i] < 0 ? plot::HAlign::right : plot::HAlign::left;
+    ax.text(scores[i], static_cast<double>(i), fmt::format(" {:.4g} ", scores[i]), vs);
+  }
+}
+
+// Upper end of a bar axis with room for the value labels.
+double bar_axis_end(const std::vector<analysis::RankedToken>& ranked) {
+  double hi = 0;
+  for (const analysis::RankedToken& t : ranked) hi = std::max(hi, t.score);
+  return hi > 0 ? hi * 1.12 : 1.0;
+}
+
+// Bytes in the unit that keeps the numbers readable: KiB below one MiB, else MiB.
+struct ByteUnit {
+  double div;
+  const char* name;
+};
+ByteUnit byte_unit(double max_bytes) {
+  return max_bytes < 1024.0 * 1024.0 ? ByteUnit{1024.0, "KiB"} : ByteUnit{1024.0 * 1024.0, "MiB"};
 }
 
 std::string model_line(const capture::Capture& cap) {
@@ -53,6 +77,7 @@ void draw_low_importance_tokens(const capture::Capture& cap, const Bundle& b,
                            importance_label(opt.importance)));
   plot::Axes& ax = fig.axes();
   ranked_bars(ax, cap, low, plot::palette(0));
+  ax.x_limits(0, bar_axis_end(low));
   ax.title(model_line(cap) + "; lowest score at the top")
       .x_label(importance_label(opt.importance))
       .y_label("token (text @ position)");
@@ -76,7 +101,7 @@ void draw_token_importance_comparison(const capture::Capture& cap, const Bundle&
       hi_x = std::max(hi_x, t.score);
     }
   if (!(hi_x > lo_x)) hi_x = lo_x + 1;
-  const double pad = 0.04 * (hi_x - lo_x);
+  const double pad = 0.12 * (hi_x - lo_x);
   plot::Axes& a = fig.axes(0, 0);
   ranked_bars(a, cap, hi, plot::palette(3));
   a.title(fmt::format("{} highest (largest at the top)", hi.size()))
@@ -189,6 +214,11 @@ void draw_token_magnitudes(const capture::Capture& cap, const Bundle& b, const R
     ss.size = 3.5;
     ss.label = fmt::format("{} largest (labelled)", top.size());
     ax.scatter(xs, ys, ss);
+    // Headroom above the curve for the legend and the labels of the largest tokens.
+    const double lo_y = *std::min_element(m.begin(), m.end()),
+                 hi_y = *std::max_element(m.begin(), m.end());
+    const double span = hi_y > lo_y ? hi_y - lo_y : 1.0;
+    ax.y_limits(lo_y - 0.05 * span, hi_y + 0.3 * span);
     plot::TickLabelStyle tls;
     tls.max_width = 70;
     ax.x_categories(tick_labels, tls);
@@ -259,7 +289,8 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
   // The generated text, wrapped by characters (UTF-8 aware) so it fits the width.
   std::string wrapped;
   {
-    const std::string& text = trace.text;
+    // A model can stop mid-character; Pango needs valid UTF-8.
+    const std::string text = valid_utf8(trace.text);
     int col = 0;
     for (size_t i = 0; i < text.size(); ++i) {
       const unsigned char c = static_cast<unsigned char>(text[i]);
@@ -310,10 +341,12 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
   // Cache growth: bytes after the prompt and after each step, all layers and one layer.
   std::vector<double> x, total_mib, layer_kib;
   const std::vector<int64_t>& bytes = b.cache_bytes_per_step;
+  const double max_bytes = bytes.empty() ? 0.0 : static_cast<double>(bytes.back());
+  const ByteUnit tu = byte_unit(max_bytes), lu = byte_unit(max_bytes / std::max(1, L));
   for (size_t t = 0; t < bytes.size(); ++t) {
     x.push_back(static_cast<double>(t));
-    total_mib.push_back(static_cast<double>(bytes[t]) / (1024.0 * 1024.0));
-    layer_kib.push_back(static_cast<double>(bytes[t]) / std::max(1, L) / 1024.0);
+    total_mib.push_back(static_cast<double>(bytes[t]) / tu.div);
+    layer_kib.push_back(static_cast<double>(bytes[t]) / std::max(1, L) / lu.div);
   }
   const double per_token = static_cast<double>(trace.bytes_per_token);
   {
@@ -326,7 +359,7 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
     a.title(fmt::format("Cache size, all {} layers (fp32 K and V; +{:.1f} KiB per token)", L,
                         per_token / 1024.0))
         .x_label("generation step (0 = after the prompt)")
-        .y_label("cache size (MiB)")
+        .y_label(fmt::format("cache size ({})", tu.name))
         .grid();
     plot::Axes& c = fig.axes_at(0.5, bytes_y, 0.5, bytes_h / fig_h);
     ls.color = plot::palette(1);
@@ -334,7 +367,7 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
     c.title(fmt::format("Cache size of one layer ({} kv heads x {} dims x 2)", cap.n_kv_head,
                         cap.head_dim))
         .x_label("generation step (0 = after the prompt)")
-        .y_label("cache size per layer (KiB)")
+        .y_label(fmt::format("cache size per layer ({})", lu.name))
         .grid();
   }
   if (!has_attention) {

@@ -103,6 +103,22 @@ std::string visible_text(std::string_view text) {
   return out;
 }
 
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = utf8_length(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 std::string token_label(const capture::Capture& cap, int i) {
   if (i >= 0 && static_cast<size_t>(i) < cap.token_strings.size()) {
     const std::string& s = cap.token_strings[static_cast<size_t>(i)];

@@ -26,6 +26,9 @@ std::vector<int> outlier_tokens(std::span<const double> x, std::span<const doubl
 // '␍'; empty text -> "∅". Invalid UTF-8 bytes become U+FFFD.
 std::string visible_text(std::string_view text);
 
+// text with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view text);
+
 // The label of token i of a capture: its token string, or "#i" when the capture has none.
 std::string token_label(const capture::Capture& cap, int i);
 
