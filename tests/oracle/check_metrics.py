@@ -8,7 +8,6 @@ blocks.{l}.attn.k / .v / .pattern, metadata token_ids). Prints one line per chec
 when all agree, 1 when any disagrees, 2 on unusable input.
 """
 import json
-import math
 import sys
 
 import numpy as np
@@ -121,10 +120,13 @@ def main(argv):
     pats = [tensors.get(f"blocks.{l}.attn.pattern") for l in range(L)]
     S = ks[0].shape[1]
 
+    if m["model"]["seq_len"] != S:
+        print(f"FAIL seq_len: metrics.json has {m['model']['seq_len']} tokens, the dump {S}: not the same capture")
+        return 1
+    check("seq_len", [m["model"]["seq_len"]], [S], rtol=0, atol=0)
     if "token_ids" in meta:
         ids = json.loads(meta["token_ids"])
         check("token ids", [t["id"] for t in m["tokens"]], ids, rtol=0, atol=0)
-    check("seq_len", [m["model"]["seq_len"]], [S], rtol=0, atol=0)
 
     # Per-layer statistics.
     rule = m["sparsity_rule"]

@@ -333,7 +333,18 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
     ts.coords = plot::Coords::axes;
     ts.valign = plot::VAlign::top;
     ts.size = 10;
-    t.text(0.01, 0.95, "Generated text: " + wrapped, ts);
+    // One text item per line: Pango would centre the lines of one multi-line item.
+    const double line = 0.19 / text_h;
+    size_t start = 0;
+    std::string first = "Generated text: ";
+    for (int i = 0; start <= wrapped.size(); ++i) {
+      size_t end = wrapped.find('\n', start);
+      if (end == std::string::npos) end = wrapped.size();
+      t.text(0.01, 1.0 - (0.09 / text_h) - i * line, first + wrapped.substr(start, end - start),
+             ts);
+      first.clear();
+      start = end + 1;
+    }
     t.x_ticks({}).y_ticks({});
   }
   const double bytes_y = band(bytes_h);
