@@ -314,7 +314,9 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
 
   // Heights in inches; panels are placed by figure fractions so the text block takes only
   // the room its lines need.
-  const double title_h = 0.45, text_h = 0.35 + 0.19 * text_lines, bytes_h = 3.4, attn_h = 6.0;
+  const double title_h = 0.45, text_h = 0.35 + 0.19 * text_lines, bytes_h = 3.4;
+  // Heatmap rows are generated tokens: short runs get shorter panels, long runs stay legible.
+  const double attn_h = std::clamp(2.2 + 0.16 * steps, 3.2, 9.0);
   const double fig_h = title_h + text_h + bytes_h + (has_attention ? 2 * attn_h : 0);
   plot::Figure fig = plot::Figure::inches(14, fig_h, kDpi);
   fig.suptitle(fmt::format(
