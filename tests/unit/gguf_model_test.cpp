@@ -102,9 +102,19 @@ TEST_P(GgufModelFile, CaptureMatchesTransformers) {
   }
 }
 
+// The quantized files are read as stored (not, say, skipped for a same-named F32 tensor).
+TEST_P(GgufModelFile, ReportsTheStoredTensorTypes) {
+  const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
+  const std::map<std::string, int64_t> want =
+      expected()["tensor_types"].get<std::map<std::string, int64_t>>();
+  EXPECT_EQ(m.tensor_types, want);
+  EXPECT_EQ(m.files, std::vector<std::string>{gguf_path()});
+}
+
 TEST_P(GgufModelFile, TokenizerFromMetadataMatchesTransformers) {
   const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
-  for (const auto& p : expected()["prompts"])
+  const nlohmann::json e = expected();
+  for (const auto& p : e["prompts"])
     EXPECT_EQ(m.tokenizer.encode(p["text"].get<std::string>(), true),
               p["input_ids"].get<std::vector<int32_t>>())
         << GetParam() << ": " << p["text"];
@@ -164,7 +174,8 @@ TEST(GgufModelTokenizerGap, DISABLED_Qwen2NormalizesToNfc) {
 
 TEST_P(GgufModelFile, GreedyIdsMatchTransformers) {
   const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
-  for (const auto& p : expected()["prompts"]) {
+  const nlohmann::json e = expected();
+  for (const auto& p : e["prompts"]) {
     capture::GenerateOptions g;
     g.max_new_tokens = p["greedy_new_tokens"];
     g.stop_at_eos = false;  // the fixtures generate exactly greedy_new_tokens
