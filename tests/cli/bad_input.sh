@@ -88,6 +88,15 @@ if [ -e "$work/no/such/dir/x.safetensors" ]; then echo "FAIL dump left a file be
 
 expect_bad "unknown option" "--frobnicate" -- "$bin" info --frobnicate
 
+# --- GGUF models (fixtures from tests/oracle/make_gguf_model_fixtures.py) ---
+gguf_bad=$src/tests/fixtures/gguf_models/bad
+expect_bad "GGUF unsupported architecture" "mamba.gguf.*unsupported architecture 'mamba'; supported: " -- \
+  "$bin" info --model "$gguf_bad/mamba.gguf"
+expect_bad "GGUF tensor shape disagrees with metadata" \
+  "kv_heads_mismatch.gguf: tensor 'blk.0.attn_k.weight' has shape \[16, 16\], config calls for \[8, 16\]" -- \
+  "$bin" info --model "$gguf_bad/kv_heads_mismatch.gguf"
+# --- end GGUF models ---
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures bad-input case(s) failed"
   exit 1

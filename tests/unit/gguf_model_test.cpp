@@ -1,0 +1,234 @@
+// Models from GGUF files run exactly as from Hugging Face folders: the tiny fixtures converted
+// the way llama.cpp lays them out (tests/oracle/make_gguf_model_fixtures.py), checked against
+// what transformers computes for the same (dequantized) weights.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kvscope/capture/generate.hpp"
+#include "kvscope/capture/names.hpp"
+#include "kvscope/capture/run.hpp"
+#include "kvscope/error.hpp"
+#include "kvscope/io/json_file.hpp"
+#include "kvscope/io/safetensors.hpp"
+
+namespace kvscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kTol = 1e-4;  // absolute, as for the Hugging Face fixtures
+
+const fs::path kFixtures = KVSCOPE_FIXTURES_DIR;
+const fs::path kDir = kFixtures / "gguf_models";
+
+std::vector<std::string> gguf_fixtures() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kDir))
+    if (fs::exists(e.path() / "expected.json")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Largest |a - b| over a captured tensor and the expected one of the same shape.
+double max_abs_diff(const Tensor& got, const io::RawTensor& want) {
+  EXPECT_EQ(got.shape, want.shape) << want.name;
+  if (got.shape != want.shape) return INFINITY;
+  const std::vector<float> w = io::to_f32(want);
+  double m = 0;
+  for (size_t i = 0; i < w.size(); ++i)
+    m = std::max(m, static_cast<double>(std::fabs(got.data[i] - w[i])));
+  return m;
+}
+
+io::HubOptions offline() {
+  io::HubOptions hub;
+  hub.offline = true;
+  return hub;
+}
+
+class GgufModelFile : public ::testing::TestWithParam<std::string> {
+ protected:
+  fs::path folder() const { return kDir / GetParam(); }
+  nlohmann::json expected() const {
+    return io::read_json_file((folder() / "expected.json").string());
+  }
+  std::string gguf_path() const {
+    return (folder() / expected()["gguf_file"].get<std::string>()).string();
+  }
+};
+
+TEST_P(GgufModelFile, CaptureMatchesTransformers) {
+  const nlohmann::json e = expected();
+  const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
+  EXPECT_EQ(m.format, "gguf");
+  for (const auto& p : e["prompts"]) {
+    SCOPED_TRACE(GetParam() + ": " + p["text"].get<std::string>());
+    const std::vector<int32_t> ids = p["input_ids"].get<std::vector<int32_t>>();
+    const capture::Capture c = capture::capture_tokens(m, ids, {.attention = true, .logits = true});
+    const io::SafetensorsFile want((kFixtures / p["expected_file"].get<std::string>()).string());
+    EXPECT_EQ(c.has_rope, e["arch"] != "gpt2");
+    int checked = 0;
+    for (int l = 0; l < c.n_layer; ++l) {
+      const auto& L = c.layers[static_cast<size_t>(l)];
+      const std::pair<capture::Hook, const Tensor*> hooks[] = {
+          {capture::Hook::K, &L.k},
+          {capture::Hook::KPreRope, &L.k_pre_rope},
+          {capture::Hook::V, &L.v},
+          {capture::Hook::Pattern, &L.pattern}};
+      for (const auto& [hook, t] : hooks) {
+        const std::string name = capture::hook_name(l, hook);
+        const io::RawTensor* w = want.find(name);
+        if (!w) {
+          EXPECT_TRUE(hook == capture::Hook::KPreRope && !c.has_rope) << "fixture lacks " << name;
+          continue;
+        }
+        EXPECT_LE(max_abs_diff(*t, *w), kTol) << name;
+        ++checked;
+      }
+    }
+    EXPECT_EQ(checked, (c.has_rope ? 4 : 3) * c.n_layer);
+    const io::RawTensor* logits = want.find("logits");
+    ASSERT_NE(logits, nullptr);
+    EXPECT_LE(max_abs_diff(c.logits, *logits), kTol) << "logits";
+  }
+}
+
+// The quantized files are read as stored (not, say, skipped for a same-named F32 tensor).
+TEST_P(GgufModelFile, ReportsTheStoredTensorTypes) {
+  const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
+  const std::map<std::string, int64_t> want =
+      expected()["tensor_types"].get<std::map<std::string, int64_t>>();
+  EXPECT_EQ(m.tensor_types, want);
+  EXPECT_EQ(m.files, std::vector<std::string>{gguf_path()});
+}
+
+TEST_P(GgufModelFile, TokenizerFromMetadataMatchesTransformers) {
+  const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
+  const nlohmann::json e = expected();
+  for (const auto& p : e["prompts"])
+    EXPECT_EQ(m.tokenizer.encode(p["text"].get<std::string>(), true),
+              p["input_ids"].get<std::vector<int32_t>>())
+        << GetParam() << ": " << p["text"];
+}
+
+// Corpus texts on which the GGUF tokenizer is known to differ from tokenizer.json, by the HF
+// fixture's tokenizer kind; the DISABLED_ tests below state the behaviour wanted.
+//  - llama2: "<unk>" in the text. The file types it UNKNOWN (2), as llama.cpp's converter
+//    does; llama.cpp and tokenizers both match it as a special token, kvscope's GGUF tokenizer
+//    only matches CONTROL (3) and USER_DEFINED (4) tokens, so it is spelled out in pieces.
+//  - qwen2: text not in NFC. tokenizer.json's NFC normalizer has no GGUF metadata key.
+const std::map<std::string, std::set<std::string>> kKnownGaps = {
+    {"llama2", {"a <unk> b"}},
+    {"qwen2", {"cafe\xcc\x81 nai\xcc\x88ve", "e\xcc\x81\xcc\x81\xcc\x81"}},
+};
+
+// The tokenizer rebuilt from GGUF metadata against the one read from the same model's
+// tokenizer.json (itself checked against Hugging Face `tokenizers` elsewhere), over the
+// tokenizer corpus: whitespace, digits, contractions, non-ASCII.
+TEST_P(GgufModelFile, TokenizerFromMetadataMatchesTokenizerJsonOnCorpus) {
+  const nlohmann::json e = expected();
+  const capture::LoadedModel g = capture::load_model(gguf_path(), offline());
+  const capture::LoadedModel h = capture::load_model(
+      (kFixtures / "models" / e["hf_fixture"].get<std::string>()).string(), offline());
+  const nlohmann::json corpus =
+      io::read_json_file((kFixtures / "tokenizer" / "corpus.json").string());
+  const auto gaps = kKnownGaps.find(e["tokenizer"].get<std::string>());
+  int mismatches = 0, compared = 0;
+  for (const auto& t : corpus) {
+    const std::string text = t.get<std::string>();
+    if (gaps != kKnownGaps.end() && gaps->second.contains(text)) continue;
+    for (bool special : {false, true}) {
+      ++compared;
+      if (g.tokenizer.encode(text, special) != h.tokenizer.encode(text, special) &&
+          ++mismatches <= 5)
+        ADD_FAILURE() << GetParam() << ": ids differ for " << nlohmann::json(text).dump()
+                      << (special ? " (with special tokens)" : "");
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GE(compared, 2 * (static_cast<int>(corpus.size()) - 2));
+}
+
+// Both known gaps, as they should behave once fixed in the tokenizer (see kKnownGaps).
+TEST(GgufModelTokenizerGap, DISABLED_UnknownTypedTokenIsMatchedAsSpecial) {
+  const capture::LoadedModel m =
+      capture::load_model((kDir / "llama-gqa" / "llama-gqa.gguf").string(), offline());
+  const std::vector<int32_t> ids = m.tokenizer.encode("a <unk> b", false);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 1);
+}
+
+TEST(GgufModelTokenizerGap, DISABLED_Qwen2NormalizesToNfc) {
+  const capture::LoadedModel m =
+      capture::load_model((kDir / "qwen2" / "qwen2.gguf").string(), offline());
+  EXPECT_EQ(m.tokenizer.encode("cafe\xcc\x81", false), m.tokenizer.encode("caf\xc3\xa9", false));
+}
+
+TEST_P(GgufModelFile, GreedyIdsMatchTransformers) {
+  const capture::LoadedModel m = capture::load_model(gguf_path(), offline());
+  const nlohmann::json e = expected();
+  for (const auto& p : e["prompts"]) {
+    capture::GenerateOptions g;
+    g.max_new_tokens = p["greedy_new_tokens"];
+    g.stop_at_eos = false;  // the fixtures generate exactly greedy_new_tokens
+    const capture::GenerationTrace t =
+        capture::generate_ids(m, p["input_ids"].get<std::vector<int32_t>>(), g);
+    std::vector<int32_t> got;
+    for (const auto& s : t.steps) got.push_back(s.token);
+    EXPECT_EQ(got, p["greedy_ids"].get<std::vector<int32_t>>()) << GetParam() << ": " << p["text"];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(GgufModel, GgufModelFile, ::testing::ValuesIn(gguf_fixtures()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+// Every fixture the script writes is found, so a lost folder cannot pass silently.
+TEST(GgufModelFixtures, AllConversionsArePresent) {
+  EXPECT_EQ(gguf_fixtures(),
+            (std::vector<std::string>{"gpt2-a", "gpt2-a-q8_0", "llama-gqa", "llama-gqa-q8_0",
+                                      "llama3-scaled", "qwen2", "qwen2-q8_0"}));
+}
+
+// What the loader says for each refused file: kind of error and the words that locate it.
+template <typename E>
+std::string error_of(const std::string& path) {
+  try {
+    capture::load_model(path, offline());
+  } catch (const E& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << path << ": loaded, or threw another error type";
+  return {};
+}
+
+TEST(GgufModelRefusal, UnknownArchitectureIsUnsupportedAndNamed) {
+  const std::string path = (kDir / "bad" / "mamba.gguf").string();
+  const std::string msg = error_of<Unsupported>(path);
+  EXPECT_NE(msg.find("mamba.gguf"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unsupported architecture 'mamba'; supported: "), std::string::npos) << msg;
+}
+
+TEST(GgufModelRefusal, TensorShapeDisagreeingWithMetadataIsBadInputWithShapes) {
+  // head_count_kv 2 of head_dim 4 calls for attn_k [8, 16]; the file holds [16, 16].
+  const std::string msg = error_of<BadInput>((kDir / "bad" / "kv_heads_mismatch.gguf").string());
+  EXPECT_NE(msg.find("kv_heads_mismatch.gguf"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'blk.0.attn_k.weight'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[16, 16]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[8, 16]"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace kvscope
