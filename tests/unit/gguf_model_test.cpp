@@ -120,17 +120,6 @@ TEST_P(GgufModelFile, TokenizerFromMetadataMatchesTransformers) {
         << GetParam() << ": " << p["text"];
 }
 
-// Corpus texts on which the GGUF tokenizer is known to differ from tokenizer.json, by the HF
-// fixture's tokenizer kind; the DISABLED_ tests below state the behaviour wanted.
-//  - llama2: "<unk>" in the text. The file types it UNKNOWN (2), as llama.cpp's converter
-//    does; llama.cpp and tokenizers both match it as a special token, kvscope's GGUF tokenizer
-//    only matches CONTROL (3) and USER_DEFINED (4) tokens, so it is spelled out in pieces.
-//  - qwen2: text not in NFC. tokenizer.json's NFC normalizer has no GGUF metadata key.
-const std::map<std::string, std::set<std::string>> kKnownGaps = {
-    {"llama2", {"a <unk> b"}},
-    {"qwen2", {"cafe\xcc\x81 nai\xcc\x88ve", "e\xcc\x81\xcc\x81\xcc\x81"}},
-};
-
 // The tokenizer rebuilt from GGUF metadata against the one read from the same model's
 // tokenizer.json (itself checked against Hugging Face `tokenizers` elsewhere), over the
 // tokenizer corpus: whitespace, digits, contractions, non-ASCII.
@@ -141,11 +130,9 @@ TEST_P(GgufModelFile, TokenizerFromMetadataMatchesTokenizerJsonOnCorpus) {
       (kFixtures / "models" / e["hf_fixture"].get<std::string>()).string(), offline());
   const nlohmann::json corpus =
       io::read_json_file((kFixtures / "tokenizer" / "corpus.json").string());
-  const auto gaps = kKnownGaps.find(e["tokenizer"].get<std::string>());
   int mismatches = 0, compared = 0;
   for (const auto& t : corpus) {
     const std::string text = t.get<std::string>();
-    if (gaps != kKnownGaps.end() && gaps->second.contains(text)) continue;
     for (bool special : {false, true}) {
       ++compared;
       if (g.tokenizer.encode(text, special) != h.tokenizer.encode(text, special) &&
@@ -155,18 +142,18 @@ TEST_P(GgufModelFile, TokenizerFromMetadataMatchesTokenizerJsonOnCorpus) {
     }
   }
   EXPECT_EQ(mismatches, 0);
-  EXPECT_GE(compared, 2 * (static_cast<int>(corpus.size()) - 2));
+  EXPECT_EQ(compared, 2 * static_cast<int>(corpus.size()));
 }
 
-// Both known gaps, as they should behave once fixed in the tokenizer (see kKnownGaps).
-TEST(GgufModelTokenizerGap, DISABLED_UnknownTypedTokenIsMatchedAsSpecial) {
+// UNKNOWN-typed tokens and NFC, which GGUF metadata carries only implicitly.
+TEST(GgufModelTokenizerGap, UnknownTypedTokenIsMatchedAsSpecial) {
   const capture::LoadedModel m =
       capture::load_model((kDir / "llama-gqa" / "llama-gqa.gguf").string(), offline());
   const std::vector<int32_t> ids = m.tokenizer.encode("a <unk> b", false);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 1);
 }
 
-TEST(GgufModelTokenizerGap, DISABLED_Qwen2NormalizesToNfc) {
+TEST(GgufModelTokenizerGap, Qwen2NormalizesToNfc) {
   const capture::LoadedModel m =
       capture::load_model((kDir / "qwen2" / "qwen2.gguf").string(), offline());
   EXPECT_EQ(m.tokenizer.encode("cafe\xcc\x81", false), m.tokenizer.encode("caf\xc3\xa9", false));

@@ -8,6 +8,7 @@ namespace kvscope::tokenizer {
 
 namespace {
 
+constexpr int32_t kUnknown = 2;
 constexpr int32_t kControl = 3;
 constexpr int32_t kUserDefined = 4;
 
@@ -57,9 +58,11 @@ TokenizerSpec gguf_tokenizer_spec(const GgufTokenizerData& d, const std::string&
   spec.vocab = d.tokens;
   for (size_t id = 0; id < d.token_types.size(); ++id) {
     const int32_t t = d.token_types[id];
-    if (t == kControl || t == kUserDefined) {
+    // UNKNOWN (<unk>) is matched whole in text like the control tokens, as llama.cpp and
+    // Hugging Face tokenizers both do.
+    if (t == kControl || t == kUserDefined || t == kUnknown) {
       spec.added_tokens.push_back(
-          {static_cast<int32_t>(id), d.tokens[id], t == kControl, false, false});
+          {static_cast<int32_t>(id), d.tokens[id], t != kUserDefined, false, false});
     }
   }
   spec.bos_id = checked_id(d.bos_id, n, source, "tokenizer.ggml.bos_token_id");
@@ -69,6 +72,8 @@ TokenizerSpec gguf_tokenizer_spec(const GgufTokenizerData& d, const std::string&
   if (d.model == "gpt2") {
     spec.kind = TokenizerKind::ByteLevelBpe;
     spec.pre_tokenizers = builtin_pre_tokenizer(d.pre.empty() ? "default" : d.pre);
+    // Qwen2's tokenizer normalises to NFC; GGUF has no key for it, so it goes with the name.
+    if (d.pre == "qwen2") spec.normalizers.push_back({NormalizerStep::Type::Nfc, "", ""});
     spec.merges.reserve(d.merges.size());
     for (size_t i = 0; i < d.merges.size(); ++i) {
       const std::string& m = d.merges[i];
