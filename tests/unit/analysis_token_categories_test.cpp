@@ -80,5 +80,13 @@ TEST(AnalysisTokenCategories, GroupsCarryMagnitudesOfTheirTokens) {
   EXPECT_THROW(group_by_category(cats, m), BadInput);
 }
 
+TEST(AnalysisTokenCategories, TokenLabelSymbolsCountAsWhitespaceMarkers) {
+  // Token labels show a leading space as U+2423 and a newline as U+21B5.
+  EXPECT_EQ(classify_token("\xe2\x90\xa3the", false), TokenCategory::StopWord);
+  EXPECT_EQ(classify_token("\xe2\x90\xa3Highway", false), TokenCategory::WordStart);
+  EXPECT_EQ(classify_token("\xe2\x86\xb5\xe2\x86\xb5", false), TokenCategory::Whitespace);
+  EXPECT_EQ(classify_token("amed", false), TokenCategory::WordContinuation);
+}
+
 }  // namespace
 }  // namespace kvscope::analysis

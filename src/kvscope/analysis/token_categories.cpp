@@ -59,12 +59,15 @@ char32_t next_code_point(std::string_view s, size_t& i) {
 }
 
 bool is_marker(char32_t c) {
-  return c == U' ' || c == 0x120 || c == 0x2581;
+  // ' ', GPT-2's 'Ġ', SentencePiece's '▁', and '␣' as token labels show a leading space.
+  return c == U' ' || c == 0x120 || c == 0x2581 || c == 0x2423;
 }
 
 bool is_blank(char32_t c) {
   return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || c == U'\v' || c == U'\f' ||
-         c == 0xA0 || c == 0x120 || c == 0x2581 || c == 0x10A;
+         c == 0xA0 || c == 0x120 || c == 0x2581 || c == 0x10A ||
+         // the visible whitespace of token labels: '␣' space, '↵' newline, '→' tab, '␍' return
+         c == 0x2423 || c == 0x21B5 || c == 0x2192 || c == 0x240D;
 }
 
 bool is_punct(char32_t c) {

@@ -6,8 +6,9 @@
 //   1. special            the caller says so (special ids), or the text is a control token:
 //                         "<|...|>" or one of <s> </s> <unk> <pad> <bos> <eos> <mask>.
 //   Let marker = one leading word-start marker removed if present: ' ', 'Ġ' (U+0120) or
-//   '▁' (U+2581); body = the rest. Blank characters are ASCII whitespace, U+00A0 and the
-//   markers Ġ ▁ Ċ (U+010A, GPT-2's newline byte).
+//   '▁' (U+2581) or '␣' (U+2423, token labels); body = the rest. Blank characters are ASCII
+//   whitespace, U+00A0, the markers Ġ ▁ Ċ (U+010A, GPT-2's newline byte) and the label
+//   symbols ␣ ↵ → ␍.
 //   2. whitespace         the text is empty or all blank characters.
 //   3. number             every non-blank character is an ASCII digit, '.' or ',', and at
 //                         least one is a digit ("2024", " 3.14", "1,000").
