@@ -1,5 +1,7 @@
 #include "kvscope/report/figure_helpers.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -27,7 +29,7 @@ std::vector<int> evenly_spaced_subset(const std::vector<int>& items, int max_cou
 std::vector<std::string> token_axis_labels(const capture::Capture& cap) {
   if (static_cast<int>(cap.token_strings.size()) == cap.seq_len()) return cap.token_strings;
   std::vector<std::string> out;
-  for (int i = 0; i < cap.seq_len(); ++i) out.push_back("#" + std::to_string(i));
+  for (int i = 0; i < cap.seq_len(); ++i) out.push_back(fmt::format("#{}", i));
   return out;
 }
 
