@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 jobs=$(nproc)
 
+# numpy and safetensors for the command-line test that recomputes metrics.json
+# (tests/oracle/check_metrics.py); a virtual environment inside build/, made once.
+if [ ! -x build/venv-test/bin/python ] || ! build/venv-test/bin/python -c "import numpy, safetensors" 2>/dev/null; then
+  python3 -m venv build/venv-test
+  build/venv-test/bin/python -m pip install --quiet --disable-pip-version-check numpy safetensors
+fi
+export KVSCOPE_PYTHON=$PWD/build/venv-test/bin/python
+
 echo "== release build: tests"
 cmake --build build
 ctest --test-dir build --output-on-failure -j "$jobs"
@@ -26,7 +34,7 @@ for target in build-fuzz/fuzz/*_fuzz; do
   corpus=$(mktemp -d)
   seeds=fuzz/corpus/${name%_fuzz}
   echo "-- $name"
-  "$target" -max_total_time="${KVSCOPE_FUZZ_SECONDS:-60}" -rss_limit_mb=2048 "$corpus" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} 2>&1 | tail -n 3
+  "$target" -max_total_time="${KVSCOPE_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 "$corpus" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} 2>&1 | tail -n 3
   rm -rf "$corpus"
 done
 echo "all tests passed"
