@@ -41,6 +41,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -200,6 +201,29 @@ GemmRate measure(const std::vector<GemmShape>& shapes, int rows, int reps) {
   }
   r.gflops = flops / r.seconds / 1e9;
   return r;
+}
+
+// Decode's projections are one-row products. Seconds (best of `reps`) for y[1, out] =
+// x[1, in] W[out, in]^T as the engine calls it (cblas_sgemm, M = 1) and as a matrix-vector
+// product (cblas_sgemv), on distinct weights per repeat so they come from memory as in decode.
+std::pair<double, double> one_row_seconds(int in, int out, int reps) {
+  const size_t wn = static_cast<size_t>(in) * out;
+  const int copies = std::max(1, static_cast<int>(std::min<size_t>(8, (512u << 20) / (wn * 4))));
+  std::vector<float> w(wn * static_cast<size_t>(copies), 0.01f), x(static_cast<size_t>(in), 0.5f),
+      y(static_cast<size_t>(out));
+  double gemm = 1e30, gemv = 1e30;
+  for (int r = 0; r <= reps; ++r) {
+    const float* W = &w[wn * static_cast<size_t>(r % copies)];
+    auto t0 = Clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, out, in, 1.0f, x.data(), in, W, in,
+                0.0f, y.data(), out);
+    if (r > 0) gemm = std::min(gemm, seconds_since(t0));
+    W = &w[wn * static_cast<size_t>((r + 1) % copies)];
+    t0 = Clock::now();
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W, in, x.data(), 1, 0.0f, y.data(), 1);
+    if (r > 0) gemv = std::min(gemv, seconds_since(t0));
+  }
+  return {gemm, gemv};
 }
 
 std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
@@ -612,6 +636,23 @@ int main(int argc, char** argv) {
           r.L, r.L / r.prefill_s, 1.0 / r.decode_s_per_token, r.proj_flops / 1e9,
           r.attn_flops / 1e9, r.prefill_s * 1e3, r.implied_s * 1e3, r.prefill_s / r.implied_s,
           (r.proj_flops + r.attn_flops + r.head_flops) / r.prefill_s / 1e9);
+    if (opt.profile) {
+      fmt::print("\ndecode: one-row products per token, sgemm (M = 1, as the engine) vs sgemv\n");
+      double sum_gemm = 0, sum_gemv = 0;
+      std::vector<GemmShape> shapes = model_shapes;
+      shapes.push_back({"lm_head", c.d_model, c.vocab_size});
+      for (const GemmShape& sh : shapes) {
+        const auto [gemm, gemv] = one_row_seconds(sh.in, sh.out, 8);
+        const int times = std::string(sh.name) == "lm_head" ? 1 : c.n_layer;
+        sum_gemm += gemm * times;
+        sum_gemv += gemv * times;
+        fmt::print("  {:<9} [1 x {}] x [{} x {}] x {:>2}: sgemm {:8.3f} ms  sgemv {:8.3f} ms\n",
+                   sh.name, sh.in, sh.in, sh.out, times, gemm * 1e3, gemv * 1e3);
+      }
+      fmt::print(
+          "  per token: sgemm {:.1f} ms ({:.1f} tok/s at most), sgemv {:.1f} ms ({:.1f} tok/s)\n",
+          sum_gemm * 1e3, 1 / sum_gemm, sum_gemv * 1e3, 1 / sum_gemv);
+    }
     fmt::print(
         "\nimplied ms: (projection + causal attention + one LM-head row) FLOPs at the sgemm rate "
         "of\n"

@@ -12,6 +12,9 @@ torch.inference_mode):
                       of the last row only), for a like-for-like comparison;
   decode_tok_s        after that prefill, `decode-steps` forwards of one token each with
                       past_key_values, mean.
+  torch_linear_gflops torch.nn.functional.linear on the model's projection shapes
+                      [L x in] x [in x out], best of 5 each, combined (total FLOPs / total
+                      time): torch's GEMM rate, beside engine_bench's OpenBLAS rate.
 --gguf-file loads DIR/NAME through transformers' GGUF support (dequantized to float32).
 """
 import argparse
@@ -41,6 +44,29 @@ def best_time(fn, repeats):
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def projection_shapes(cfg):
+    """(in, out) of the qkv, attention output, MLP in and MLP out products of one block."""
+    d = getattr(cfg, "hidden_size", None) or cfg.n_embd
+    heads = getattr(cfg, "num_attention_heads", None) or cfg.n_head
+    kv = getattr(cfg, "num_key_value_heads", None) or heads
+    hd = getattr(cfg, "head_dim", None) or d // heads
+    if cfg.model_type == "gpt2":
+        ff = cfg.n_inner or 4 * d
+        return [(d, 3 * d), (d, d), (d, ff), (ff, d)]
+    ff = cfg.intermediate_size
+    return [(d, (heads + 2 * kv) * hd), (heads * hd, d), (d, 2 * ff), (ff, d)]
+
+
+def linear_gflops(shapes, rows):
+    flops = seconds = 0.0
+    for i, o in shapes:
+        x, w = torch.randn(rows, i), torch.randn(o, i)
+        best = best_time(lambda: torch.nn.functional.linear(x, w), 5)
+        flops += 2.0 * rows * i * o
+        seconds += best
+    return flops / seconds / 1e9
 
 
 def main():
@@ -100,6 +126,7 @@ def main():
                         "prefill_last_tok_s": L / prefill_last,
                         "decode_steps": args.decode_steps,
                         "decode_tok_s": 1.0 / decode_s,
+                        "torch_linear_gflops": linear_gflops(projection_shapes(cfg), L),
                     }
                 ),
                 flush=True,
