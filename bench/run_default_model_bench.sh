@@ -6,7 +6,7 @@
 #   bench/run_default_model_bench.sh [BUILD_DIR]      (default: build)
 #
 # Environment: PYTHON (default python3) with tests/oracle/requirements.txt installed (and
-# gguf, which transformers needs to read GGUF); OMP_NUM_THREADS (default: all cores);
+# gguf and accelerate, which transformers needs to load a GGUF); OMP_NUM_THREADS (default: all cores);
 # GGUF (default models/SmolLM2-135M-Instruct.Q4_1.gguf under the repository root);
 # LENGTHS (default 512,2048).
 set -euo pipefail
