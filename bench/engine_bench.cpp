@@ -2,7 +2,7 @@
 // sgemm could do. Prints figures; it is not a test and asserts nothing.
 //
 //   engine_bench --model DIR_OR_GGUF [--lengths 128,512,1024] [--decode-steps 32] [--repeats 3]
-//                [--json] [--profile]
+//                [--json]
 //
 // For each prompt length L it reports
 //   prefill tok/s  one forward over L random token ids into a fresh cache, best of `repeats`
@@ -16,9 +16,6 @@
 //                  attention 4 x L^2 x (H * D) x n_layer / 2 (QK^T and PV, lower triangle);
 //   implied time   the projection FLOPs at the measured sgemm rate of the model's shapes, plus
 //                  the attention FLOPs at the same rate; and our prefill time over it.
-//
-// --profile adds, per length, prefill time by phase (norms, each GEMM, softmax, activation, ...)
-// from an instrumented copy of the forward pass.
 //
 // Threads: OMP_NUM_THREADS (OpenBLAS here is the OpenMP build, so it follows the same count).
 //
@@ -71,14 +68,13 @@ struct Options {
   int decode_steps = 32;
   int repeats = 3;
   bool json = false;
-  bool profile = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\n"
                "usage: engine_bench --model DIR_OR_GGUF [--lengths 128,512,1024] "
-               "[--decode-steps 32] [--repeats 3] [--json] [--profile]\n",
+               "[--decode-steps 32] [--repeats 3] [--json]\n",
                why.c_str());
   std::exit(2);
 }
@@ -115,8 +111,6 @@ Options parse_args(int argc, char** argv) {
       o.repeats = parse_positive(value(), a);
     } else if (a == "--json") {
       o.json = true;
-    } else if (a == "--profile") {
-      o.profile = true;
     } else if (a == "--help" || a == "-h") {
       usage("measures prefill and decode speed against the machine's sgemm rate");
     } else {
@@ -203,28 +197,6 @@ GemmRate measure(const std::vector<GemmShape>& shapes, int rows, int reps) {
   return r;
 }
 
-// Decode's projections are one-row products. Seconds (best of `reps`) for y[1, out] =
-// x[1, in] W[out, in]^T as the engine calls it (cblas_sgemm, M = 1) and as a matrix-vector
-// product (cblas_sgemv), on distinct weights per repeat so they come from memory as in decode.
-std::pair<double, double> one_row_seconds(int in, int out, int reps) {
-  const size_t wn = static_cast<size_t>(in) * out;
-  const int copies = std::max(1, static_cast<int>(std::min<size_t>(8, (512u << 20) / (wn * 4))));
-  std::vector<float> w(wn * static_cast<size_t>(copies), 0.01f), x(static_cast<size_t>(in), 0.5f),
-      y(static_cast<size_t>(out));
-  double gemm = 1e30, gemv = 1e30;
-  for (int r = 0; r <= reps; ++r) {
-    const float* W = &w[wn * static_cast<size_t>(r % copies)];
-    auto t0 = Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, out, in, 1.0f, x.data(), in, W, in,
-                0.0f, y.data(), out);
-    if (r > 0) gemm = std::min(gemm, seconds_since(t0));
-    W = &w[wn * static_cast<size_t>((r + 1) % copies)];
-    t0 = Clock::now();
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W, in, x.data(), 1, 0.0f, y.data(), 1);
-    if (r > 0) gemv = std::min(gemv, seconds_since(t0));
-  }
-  return {gemm, gemv};
-}
 
 std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -242,252 +214,6 @@ struct Row {
   double implied_s = 0;
 };
 
-// --profile: a copy of Model::forward's prefill (model.cpp, fresh cache, last-row logits)
-// with a clock around each phase, to say where prefill time goes. It must track model.cpp;
-// its total is printed next to the real forward's time so a drift shows.
-namespace phase {
-
-enum Id {
-  Embed,
-  Norm,
-  Qkv,
-  RopeCache,
-  Scores,
-  Softmax,
-  Pv,
-  OutProj,
-  MlpIn,
-  Act,
-  MlpOut,
-  Head,
-  Count
-};
-constexpr const char* kNames[Count] = {"embed",
-                                       "norms",
-                                       "qkv gemm+bias",
-                                       "rope+cache write",
-                                       "attn QK^T gemm",
-                                       "attn softmax",
-                                       "attn PV gemm",
-                                       "out proj gemm+bias",
-                                       "mlp in gemm+bias",
-                                       "activation",
-                                       "mlp out gemm+bias",
-                                       "final norm+LM head"};
-
-void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b,
-            int n, int in, int out, bool accumulate) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in,
-              accumulate ? 1.0f : 0.0f, y, out);
-  if (!b.empty()) {
-#pragma omp parallel for if (int64_t{n} * out > 65536)
-    for (int i = 0; i < n; ++i) {
-      float* row = y + static_cast<size_t>(i) * out;
-      for (int j = 0; j < out; ++j) row[j] += b[static_cast<size_t>(j)];
-    }
-  }
-}
-
-void normalize(float* out, const float* x, const std::vector<float>& w, const std::vector<float>& b,
-               int n, int d, kvscope::model::NormKind kind, float eps) {
-#pragma omp parallel for if (n > 8)
-  for (int i = 0; i < n; ++i) {
-    const float* xi = x + static_cast<size_t>(i) * d;
-    float* oi = out + static_cast<size_t>(i) * d;
-    if (kind == kvscope::model::NormKind::LayerNorm) {
-      double mean = 0.0;
-      for (int j = 0; j < d; ++j) mean += xi[j];
-      mean /= d;
-      double var = 0.0;
-      for (int j = 0; j < d; ++j) var += (xi[j] - mean) * (xi[j] - mean);
-      var /= d;
-      const float m = static_cast<float>(mean);
-      const float r = static_cast<float>(1.0 / std::sqrt(var + eps));
-      for (int j = 0; j < d; ++j)
-        oi[j] = (xi[j] - m) * r * w[static_cast<size_t>(j)] +
-                (b.empty() ? 0.0f : b[static_cast<size_t>(j)]);
-    } else {
-      double ss = 0.0;
-      for (int j = 0; j < d; ++j) ss += static_cast<double>(xi[j]) * xi[j];
-      const float r = static_cast<float>(1.0 / std::sqrt(ss / d + eps));
-      for (int j = 0; j < d; ++j) oi[j] = w[static_cast<size_t>(j)] * (xi[j] * r);
-    }
-  }
-}
-
-void rope_rotate(float* x, const float* cs, const float* sn, int D,
-                 kvscope::model::RopePairing pairing) {
-  const int half = D / 2;
-  if (pairing == kvscope::model::RopePairing::Halves) {
-    for (int i = 0; i < half; ++i) {
-      const float a = x[i], b = x[i + half];
-      x[i] = a * cs[i] - b * sn[i];
-      x[i + half] = b * cs[i] + a * sn[i];
-    }
-  } else {
-    for (int i = 0; i < half; ++i) {
-      const float a = x[2 * i], b = x[2 * i + 1];
-      x[2 * i] = a * cs[i] - b * sn[i];
-      x[2 * i + 1] = b * cs[i] + a * sn[i];
-    }
-  }
-}
-
-// Seconds per phase for one prefill of `tokens`. Attention phases run inside the per-head
-// parallel loop: they are each thread's time summed, divided by the thread count.
-std::vector<double> prefill(const Model& model, std::span<const int32_t> tokens) {
-  using namespace kvscope::model;
-  const Config& c = model.config();
-  const Weights& W = model.weights();
-  const int n = static_cast<int>(tokens.size()), T = n;
-  const int d = c.d_model, H = c.n_head, G = c.n_kv_head, D = c.head_dim, V = c.vocab_size;
-  const int qd = H * D, kd = G * D, qkv_w = qd + 2 * kd, F = c.d_ff;
-  const int mlp_w = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
-  KvCache cache = model.new_cache(n);
-  cache.reserve_more(n);
-  std::vector<double> t(Count, 0.0);
-  auto t0 = Clock::now();
-  auto lap = [&](Id id) {
-    const auto now = Clock::now();
-    t[id] += std::chrono::duration<double>(now - t0).count();
-    t0 = now;
-  };
-
-  const size_t nd = static_cast<size_t>(n) * d;
-  std::vector<float> x(nd), h(nd), qkv(static_cast<size_t>(n) * qkv_w),
-      attn(static_cast<size_t>(n) * qd), mid(static_cast<size_t>(n) * mlp_w);
-  for (int i = 0; i < n; ++i) {
-    std::memcpy(&x[static_cast<size_t>(i) * d],
-                &W.tok_emb[static_cast<size_t>(tokens[static_cast<size_t>(i)]) * d],
-                sizeof(float) * d);
-    if (c.pos == PosKind::Learned)
-      for (int j = 0; j < d; ++j)
-        x[static_cast<size_t>(i) * d + j] += W.pos_emb[static_cast<size_t>(i) * d + j];
-  }
-  const int half = D / 2;
-  std::vector<float> cosv, sinv;
-  if (c.pos == PosKind::Rope) {
-    cosv.resize(static_cast<size_t>(n) * half);
-    sinv.resize(static_cast<size_t>(n) * half);
-    for (int i = 0; i < n; ++i)
-      for (int k = 0; k < half; ++k) {
-        const float a = static_cast<float>(i) * model.rope_inv_freq()[static_cast<size_t>(k)];
-        cosv[static_cast<size_t>(i) * half + k] = std::cos(a);
-        sinv[static_cast<size_t>(i) * half + k] = std::sin(a);
-      }
-  }
-  lap(Embed);
-
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const int group = H / G;
-  const int n_threads = omp_get_max_threads();
-  std::vector<std::vector<float>> scores(static_cast<size_t>(n_threads));
-  std::vector<std::array<double, 3>> attn_t(static_cast<size_t>(n_threads), {0, 0, 0});
-  for (int l = 0; l < c.n_layer; ++l) {
-    const LayerWeights& w = W.layers[static_cast<size_t>(l)];
-    normalize(h.data(), x.data(), w.norm1_w, w.norm1_b, n, d, c.norm, c.norm_eps);
-    lap(Norm);
-    linear(qkv.data(), h.data(), w.wqkv, w.bqkv, n, d, qkv_w, false);
-    lap(Qkv);
-#pragma omp parallel for if (n > 8)
-    for (int i = 0; i < n; ++i) {
-      float* row = &qkv[static_cast<size_t>(i) * qkv_w];
-      const float* cs = c.pos == PosKind::Rope ? &cosv[static_cast<size_t>(i) * half] : nullptr;
-      const float* sn = c.pos == PosKind::Rope ? &sinv[static_cast<size_t>(i) * half] : nullptr;
-      for (int g = 0; g < G; ++g) {
-        float* k = row + qd + g * D;
-        if (c.pos == PosKind::Rope) rope_rotate(k, cs, sn, D, c.rope_pairing);
-        std::memcpy(cache.k_row(l, g, i), k, sizeof(float) * D);
-        std::memcpy(cache.v_row(l, g, i), row + qd + kd + g * D, sizeof(float) * D);
-      }
-      if (c.pos == PosKind::Rope)
-        for (int hh = 0; hh < H; ++hh) rope_rotate(row + hh * D, cs, sn, D, c.rope_pairing);
-    }
-    lap(RopeCache);
-#pragma omp parallel for schedule(dynamic)
-    for (int hh = 0; hh < H; ++hh) {
-      const int tid = omp_get_thread_num();
-      std::vector<float>& S = scores[static_cast<size_t>(tid)];
-      S.resize(static_cast<size_t>(n) * T);
-      const int g = hh / group;
-      auto a0 = Clock::now();
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale,
-                  &qkv[static_cast<size_t>(hh) * D], qkv_w, cache.k_row(l, g, 0), D, 0.0f, S.data(),
-                  T);
-      auto a1 = Clock::now();
-      for (int i = 0; i < n; ++i) {
-        float* s = &S[static_cast<size_t>(i) * T];
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int j = 0; j <= i; ++j) mx = std::max(mx, s[j]);
-        float sum = 0.0f;
-        for (int j = 0; j <= i; ++j) {
-          s[j] = std::exp(s[j] - mx);
-          sum += s[j];
-        }
-        const float inv = 1.0f / sum;
-        for (int j = 0; j <= i; ++j) s[j] *= inv;
-        for (int j = i + 1; j < T; ++j) s[j] = 0.0f;
-      }
-      auto a2 = Clock::now();
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, S.data(), T,
-                  cache.v_row(l, g, 0), D, 0.0f, &attn[static_cast<size_t>(hh) * D], qd);
-      auto a3 = Clock::now();
-      auto& at = attn_t[static_cast<size_t>(tid)];
-      at[0] += std::chrono::duration<double>(a1 - a0).count();
-      at[1] += std::chrono::duration<double>(a2 - a1).count();
-      at[2] += std::chrono::duration<double>(a3 - a2).count();
-    }
-    lap(Scores);  // the whole attention region; split below
-    linear(x.data(), attn.data(), w.wo, w.bo, n, qd, d, true);
-    lap(OutProj);
-    normalize(h.data(), x.data(), w.norm2_w, w.norm2_b, n, d, c.norm, c.norm_eps);
-    lap(Norm);
-    linear(mid.data(), h.data(), w.w_in, w.b_in, n, d, mlp_w, false);
-    lap(MlpIn);
-    if (c.mlp == MlpKind::SwiGlu) {
-#pragma omp parallel for if (n > 8)
-      for (int i = 0; i < n; ++i) {
-        float* row = &mid[static_cast<size_t>(i) * mlp_w];
-        for (int j = 0; j < F; ++j) row[j] = row[j] / (1.0f + std::exp(-row[j])) * row[F + j];
-      }
-      lap(Act);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w,
-                  w.w_out.data(), F, 1.0f, x.data(), d);
-      lap(MlpOut);
-    } else {
-#pragma omp parallel for if (n > 8)
-      for (int i = 0; i < n; ++i) {
-        float* row = &mid[static_cast<size_t>(i) * mlp_w];
-        for (int j = 0; j < F; ++j) {
-          const float v = row[j];
-          row[j] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-        }
-      }
-      lap(Act);
-      linear(x.data(), mid.data(), w.w_out, w.b_out, n, F, d, true);
-      lap(MlpOut);
-    }
-  }
-  std::vector<float> hf(static_cast<size_t>(d)), logits(static_cast<size_t>(V));
-  normalize(hf.data(), &x[static_cast<size_t>(n - 1) * d], W.norm_f_w, W.norm_f_b, 1, d, c.norm,
-            c.norm_eps);
-  linear(logits.data(), hf.data(), W.lm_head.empty() ? W.tok_emb : W.lm_head, {}, 1, d, V, false);
-  lap(Head);
-
-  // Split the attention region's wall time in proportion to the threads' summed phase times.
-  double sum[3] = {0, 0, 0};
-  for (const auto& at : attn_t)
-    for (int k = 0; k < 3; ++k) sum[k] += at[static_cast<size_t>(k)];
-  const double all = sum[0] + sum[1] + sum[2], region = t[Scores];
-  if (all > 0) {
-    t[Scores] = region * sum[0] / all;
-    t[Softmax] = region * sum[1] / all;
-    t[Pv] = region * sum[2] / all;
-  }
-  return t;
-}
-
-}  // namespace phase
 
 }  // namespace
 
@@ -557,37 +283,6 @@ int main(int argc, char** argv) {
       r.implied_s = (r.proj_flops + r.attn_flops + r.head_flops) / (r.model_rate.gflops * 1e9);
       rows.push_back(r);
 
-      if (opt.profile && !opt.json) {
-        std::vector<double> best;
-        double best_total = 1e30;
-        for (int rep = 0; rep <= opt.repeats; ++rep) {
-          std::vector<double> t = phase::prefill(model, prompt);
-          double total = 0;
-          for (double v : t) total += v;
-          if (rep > 0 && total < best_total) best_total = total, best = t;
-        }
-        fmt::print(
-            "\nprefill of {} tokens by phase (instrumented copy: {:.1f} ms; forward: {:.1f} ms)\n",
-            L, best_total * 1e3, r.prefill_s * 1e3);
-        const double Ld = L;
-        const double nl = c.n_layer;
-        // FLOPs each GEMM phase does as the engine calls it (attention: full L x L, not causal).
-        double gemm_flops[phase::Count] = {};
-        gemm_flops[phase::Qkv] = 2 * Ld * c.d_model * (qd + 2 * kd) * nl;
-        gemm_flops[phase::Scores] = 2 * Ld * Ld * qd * nl;
-        gemm_flops[phase::Pv] = 2 * Ld * Ld * qd * nl;
-        gemm_flops[phase::OutProj] = 2 * Ld * qd * c.d_model * nl;
-        gemm_flops[phase::MlpIn] = 2 * Ld * c.d_model * (swiglu ? 2 * c.d_ff : c.d_ff) * nl;
-        gemm_flops[phase::MlpOut] = 2 * Ld * c.d_ff * c.d_model * nl;
-        for (int k = 0; k < phase::Count; ++k) {
-          fmt::print("  {:<20} {:>9.1f} ms {:>5.1f} %", phase::kNames[k],
-                     best[static_cast<size_t>(k)] * 1e3,
-                     100 * best[static_cast<size_t>(k)] / best_total);
-          if (gemm_flops[k] > 0)
-            fmt::print("  {:>7.1f} GFLOP/s", gemm_flops[k] / best[static_cast<size_t>(k)] / 1e9);
-          fmt::print("\n");
-        }
-      }
 
       if (opt.json) {
         nlohmann::json j{{"engine", "kvscope"},
@@ -636,23 +331,6 @@ int main(int argc, char** argv) {
           r.L, r.L / r.prefill_s, 1.0 / r.decode_s_per_token, r.proj_flops / 1e9,
           r.attn_flops / 1e9, r.prefill_s * 1e3, r.implied_s * 1e3, r.prefill_s / r.implied_s,
           (r.proj_flops + r.attn_flops + r.head_flops) / r.prefill_s / 1e9);
-    if (opt.profile) {
-      fmt::print("\ndecode: one-row products per token, sgemm (M = 1, as the engine) vs sgemv\n");
-      double sum_gemm = 0, sum_gemv = 0;
-      std::vector<GemmShape> shapes = model_shapes;
-      shapes.push_back({"lm_head", c.d_model, c.vocab_size});
-      for (const GemmShape& sh : shapes) {
-        const auto [gemm, gemv] = one_row_seconds(sh.in, sh.out, 8);
-        const int times = std::string(sh.name) == "lm_head" ? 1 : c.n_layer;
-        sum_gemm += gemm * times;
-        sum_gemv += gemv * times;
-        fmt::print("  {:<9} [1 x {}] x [{} x {}] x {:>2}: sgemm {:8.3f} ms  sgemv {:8.3f} ms\n",
-                   sh.name, sh.in, sh.in, sh.out, times, gemm * 1e3, gemv * 1e3);
-      }
-      fmt::print(
-          "  per token: sgemm {:.1f} ms ({:.1f} tok/s at most), sgemv {:.1f} ms ({:.1f} tok/s)\n",
-          sum_gemm * 1e3, 1 / sum_gemm, sum_gemv * 1e3, 1 / sum_gemv);
-    }
     fmt::print(
         "\nimplied ms: (projection + causal attention + one LM-head row) FLOPs at the sgemm rate "
         "of\n"

@@ -1,6 +1,7 @@
 #include "kvscope/capture/run.hpp"
 
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -38,7 +39,9 @@ Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
       cache, ids, {.all_logits = opt.logits, .attention = opt.attention, .resid = opt.resid});
 
   Capture c;
-  c.model_name = m.spec;
+  // A path is named by its last component in titles and metadata; a Hub id as given.
+  c.model_name = m.spec == m.path ? std::filesystem::path(m.spec).filename().string() : m.spec;
+  if (c.model_name.empty()) c.model_name = m.spec;
   c.arch = cfg.arch;
   c.token_ids = ids;
   c.token_strings = token_labels(m.tokenizer, ids);
