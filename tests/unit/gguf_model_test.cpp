@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "expected_capture.hpp"
 #include "kvscope/capture/generate.hpp"
 #include "kvscope/capture/names.hpp"
 #include "kvscope/capture/run.hpp"
@@ -36,17 +37,6 @@ std::vector<std::string> gguf_fixtures() {
     if (fs::exists(e.path() / "expected.json")) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-// Largest |a - b| over a captured tensor and the expected one of the same shape.
-double max_abs_diff(const Tensor& got, const io::RawTensor& want) {
-  EXPECT_EQ(got.shape, want.shape) << want.name;
-  if (got.shape != want.shape) return INFINITY;
-  const std::vector<float> w = io::to_f32(want);
-  double m = 0;
-  for (size_t i = 0; i < w.size(); ++i)
-    m = std::max(m, static_cast<double>(std::fabs(got.data[i] - w[i])));
-  return m;
 }
 
 io::HubOptions offline() {
@@ -76,29 +66,8 @@ TEST_P(GgufModelFile, CaptureMatchesTransformers) {
     const capture::Capture c = capture::capture_tokens(m, ids, {.attention = true, .logits = true});
     const io::SafetensorsFile want((kFixtures / p["expected_file"].get<std::string>()).string());
     EXPECT_EQ(c.has_rope, e["arch"] != "gpt2");
-    int checked = 0;
-    for (int l = 0; l < c.n_layer; ++l) {
-      const auto& L = c.layers[static_cast<size_t>(l)];
-      const std::pair<capture::Hook, const Tensor*> hooks[] = {
-          {capture::Hook::K, &L.k},
-          {capture::Hook::KPreRope, &L.k_pre_rope},
-          {capture::Hook::V, &L.v},
-          {capture::Hook::Pattern, &L.pattern}};
-      for (const auto& [hook, t] : hooks) {
-        const std::string name = capture::hook_name(l, hook);
-        const io::RawTensor* w = want.find(name);
-        if (!w) {
-          EXPECT_TRUE(hook == capture::Hook::KPreRope && !c.has_rope) << "fixture lacks " << name;
-          continue;
-        }
-        EXPECT_LE(max_abs_diff(*t, *w), kTol) << name;
-        ++checked;
-      }
-    }
-    EXPECT_EQ(checked, (c.has_rope ? 4 : 3) * c.n_layer);
-    const io::RawTensor* logits = want.find("logits");
-    ASSERT_NE(logits, nullptr);
-    EXPECT_LE(max_abs_diff(c.logits, *logits), kTol) << "logits";
+    const int checked = testing::expect_capture_matches(c, want, kTol);
+    EXPECT_EQ(checked, (c.has_rope ? 4 : 3) * c.n_layer + 1);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "expected_capture.hpp"
 #include "kvscope/capture/generate.hpp"
 #include "kvscope/capture/names.hpp"
 #include "kvscope/capture/run.hpp"
@@ -28,17 +29,6 @@ std::vector<std::string> fixture_models() {
   return names;
 }
 
-// Largest |a - b| over a captured tensor and the expected one of the same shape.
-double max_abs_diff(const Tensor& got, const io::RawTensor& want) {
-  EXPECT_EQ(got.shape, want.shape) << want.name;
-  if (got.shape != want.shape) return INFINITY;
-  std::vector<float> w = io::to_f32(want);
-  double m = 0;
-  for (size_t i = 0; i < w.size(); ++i)
-    m = std::max(m, static_cast<double>(std::fabs(got.data[i] - w[i])));
-  return m;
-}
-
 class Oracle : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Oracle, MatchesTransformers) {
@@ -55,29 +45,8 @@ TEST_P(Oracle, MatchesTransformers) {
 
     capture::Capture c = capture::capture_tokens(m, ids, {.attention = true, .logits = true});
     io::SafetensorsFile want((dir / p["expected_file"].get<std::string>()).string());
-    int checked = 0;
-    for (int l = 0; l < c.n_layer; ++l) {
-      const auto& L = c.layers[static_cast<size_t>(l)];
-      const std::pair<capture::Hook, const Tensor*> hooks[] = {
-          {capture::Hook::K, &L.k},
-          {capture::Hook::KPreRope, &L.k_pre_rope},
-          {capture::Hook::V, &L.v},
-          {capture::Hook::Pattern, &L.pattern}};
-      for (const auto& [hook, t] : hooks) {
-        const std::string name = capture::hook_name(l, hook);
-        const io::RawTensor* w = want.find(name);
-        if (!w) {
-          EXPECT_TRUE(hook == capture::Hook::KPreRope && !c.has_rope) << "fixture lacks " << name;
-          continue;
-        }
-        EXPECT_LE(max_abs_diff(*t, *w), kTol) << name;
-        ++checked;
-      }
-    }
-    const io::RawTensor* logits = want.find("logits");
-    ASSERT_NE(logits, nullptr);
-    EXPECT_LE(max_abs_diff(c.logits, *logits), kTol) << "logits";
-    EXPECT_GE(checked, 3 * c.n_layer);
+    const int checked = testing::expect_capture_matches(c, want, kTol);
+    EXPECT_GE(checked, 3 * c.n_layer + 1);
 
     capture::GenerateOptions g;
     g.max_new_tokens = p["greedy_new_tokens"];
