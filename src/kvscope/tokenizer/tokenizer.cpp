@@ -390,7 +390,9 @@ Tokenizer from_spec(TokenizerSpec spec) {
   }
 
   for (size_t r = 0; r < spec.merges.size(); ++r) {
-    const auto& [a, b] = spec.merges[r];
+    // Named references, not a structured binding: clang 14 cannot capture those in a lambda.
+    const std::string& a = spec.merges[r].first;
+    const std::string& b = spec.merges[r].second;
     auto find = [&](const std::string& tok) {
       auto it = m->vocab_ids.find(tok);
       if (it == m->vocab_ids.end()) {
