@@ -205,7 +205,8 @@ PartDistribution part_distribution(const capture::Capture& cap, int bins, KvPart
     mx = std::max(mx, b);
   }
   // The overall range of the concatenation, widened as numpy would when it is a single value.
-  const auto [lo, hi] = widen(mn, mx);
+  const auto range = widen(mn, mx);
+  const double lo = range.first, hi = range.second;  // not a structured binding: OpenMP captures it
   d.overall = empty_histogram(bins, lo, hi);
   d.per_layer.resize(L);
   d.per_layer_percentiles.resize(L);
