@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -75,6 +76,45 @@ TEST(AnalysisHistogram, PercentilesInterpolateBetweenOrderStatistics) {
   const std::vector<double> bad = {101.0};
   EXPECT_THROW(percentiles(x, bad), BadInput);
   EXPECT_TRUE(std::isnan(percentiles(std::span<const float>(), q)[0]));
+}
+
+}  // namespace
+}  // namespace kvscope::analysis
+
+namespace kvscope::analysis {
+namespace {
+
+// Reference: sort, then numpy's linear interpolation.
+double sorted_percentile(std::vector<float> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = (v.size() - 1) * q / 100.0;
+  const size_t i = static_cast<size_t>(pos);
+  const double t = pos - i;
+  return i + 1 < v.size() ? v[i] + (static_cast<double>(v[i + 1]) - v[i]) * t : v[i];
+}
+
+TEST(AnalysisHistogram, PercentilesAgreeWithSortingWhenOutliersCrowdTheBuckets) {
+  // A few huge outliers put nearly all values into one bucket of the selection histogram.
+  std::vector<float> x;
+  uint32_t s = 7;
+  for (int i = 0; i < 20000; ++i) {
+    s = s * 1664525u + 1013904223u;
+    x.push_back(static_cast<float>((s >> 8) % 1000) * 1e-3f - 0.5f);
+  }
+  x[17] = 1e30f;
+  x[4242] = -3e29f;
+  x.push_back(std::numeric_limits<float>::quiet_NaN());
+  const std::vector<double> q = {0.0, 0.1, 1.0, 37.5, 50.0, 99.0, 99.99, 100.0};
+  const auto got = percentiles(x, q);
+  x.pop_back();
+  for (size_t i = 0; i < q.size(); ++i)
+    EXPECT_NEAR(got[i], sorted_percentile(x, q[i]), 1e-9 * std::fabs(got[i]) + 1e-9) << q[i];
+}
+
+TEST(AnalysisHistogram, PercentilesOfConstantDataAreThatConstant) {
+  const std::vector<float> x(10, -1.25f);
+  const auto p = percentiles(x, kDefaultPercentiles);
+  for (double v : p) EXPECT_DOUBLE_EQ(v, -1.25);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "analysis_fixture.hpp"
 #include "kvscope/analysis/pca.hpp"
 #include "kvscope/error.hpp"
@@ -57,6 +59,8 @@ TEST(AnalysisPca, RejectsTooManyComponentsAndBadLayers) {
   EXPECT_THROW(pca(x, 3), BadInput);
   EXPECT_THROW(pca(x, 0), BadInput);
   EXPECT_THROW(pca(Tensor({3}), 1), BadInput);
+  x.data[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(pca(x, 1), BadInput);
   EXPECT_THROW(pca_by_position(synthetic_capture(), 5, KvPart::Key), BadInput);
   EXPECT_EQ(pca_by_position(synthetic_capture(), 0, KvPart::Key, 50).coords.dim(1), 12);
 }

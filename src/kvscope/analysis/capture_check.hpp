@@ -37,4 +37,11 @@ inline int kv_head_of(const capture::Capture& cap, int head) {
   return head / (cap.n_head / cap.n_kv_head);
 }
 
+// Whether splitting an analysis over threads pays: at least 2^18 cached K values (below that,
+// thread start-up and barriers cost more than the work).
+inline bool worth_threads(const capture::Capture& cap) {
+  return static_cast<int64_t>(cap.n_layer) * cap.n_kv_head * cap.seq_len() * cap.head_dim >=
+         (int64_t{1} << 18);
+}
+
 }  // namespace kvscope::analysis

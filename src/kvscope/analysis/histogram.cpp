@@ -197,7 +197,7 @@ PartDistribution part_distribution(const capture::Capture& cap, int bins, KvPart
   for (const auto& layer : cap.layers) parts.emplace_back(part_tensor(layer, part).data);
 
   std::vector<std::pair<double, double>> ranges(L);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
   for (size_t l = 0; l < L; ++l) ranges[l] = finite_min_max(parts[l]);
   double mn = std::numeric_limits<double>::infinity(), mx = -mn;
   for (const auto& [a, b] : ranges) {
@@ -214,7 +214,7 @@ PartDistribution part_distribution(const capture::Capture& cap, int bins, KvPart
   // One bucket map for all layers, so their counts add up to the overall counts.
   const RankSelector sel(mn, mx);
   std::vector<std::vector<int64_t>> counts(L);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
   for (size_t l = 0; l < L; ++l) {
     d.per_layer[l] = empty_histogram(bins, lo, hi);  // valid: same arguments as `overall`
     accumulate(d.per_layer[l], parts[l]);

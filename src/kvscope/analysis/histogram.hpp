@@ -35,7 +35,8 @@ Histogram histogram(std::span<const float> x, int bins);
 
 // The q-th percentiles (q in [0, 100]) of the finite values of x, interpolated linearly between
 // order statistics as numpy.percentile does by default: position (n - 1) * q / 100 in sorted x.
-// O(n) per q. Returns NaN for each q when x holds no finite value; BadInput for q outside [0, 100].
+// O(n): exact, by selection within the buckets of a fine histogram. Returns NaN for each q when x
+// holds no finite value; BadInput for q outside [0, 100].
 std::vector<double> percentiles(std::span<const float> x, std::span<const double> q);
 
 inline constexpr std::array<double, 5> kDefaultPercentiles = {0.1, 1.0, 50.0, 99.0, 99.9};

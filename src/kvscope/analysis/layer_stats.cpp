@@ -105,7 +105,7 @@ std::vector<LayerStats> layer_stats(const capture::Capture& cap, const LayerStat
         fmt::format("layer statistics: sparsity threshold {} is not a finite number >= 0",
                     options.sparsity.threshold));
   std::vector<LayerStats> out(static_cast<size_t>(cap.n_layer));
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
   for (int l = 0; l < cap.n_layer; ++l) {
     const auto& layer = cap.layers[static_cast<size_t>(l)];
     const Tensor& k = part_tensor(layer, options.key_part);

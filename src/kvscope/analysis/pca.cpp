@@ -17,6 +17,12 @@ PcaResult pca(const Tensor& x, int k) {
     throw BadInput(fmt::format("pca: component count {} not in [1, min(N, dim) = {}] for input {}",
                                k, std::min(N, dim), x.shape_string()));
 
+  // An SVD of non-finite input has no meaning (and iterative solvers may not settle on one).
+  for (size_t i = 0; i < x.data.size(); ++i)
+    if (!std::isfinite(x.data[i]))
+      throw BadInput(fmt::format("pca: input {} has non-finite value {} at row {}, column {}",
+                                 x.shape_string(), x.data[i], static_cast<int64_t>(i) / dim,
+                                 static_cast<int64_t>(i) % dim));
   Eigen::MatrixXd X =
       Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
           x.ptr(), N, dim)

@@ -22,7 +22,7 @@ struct PcaResult {
 };
 
 // PCA of the rows of x [N, dim] via a thin SVD of the centred rows (in double), keeping the
-// top k components. BadInput unless x has rank 2 and 1 <= k <= min(N, dim).
+// top k components. BadInput unless x has rank 2, is finite and 1 <= k <= min(N, dim).
 PcaResult pca(const Tensor& x, int k);
 
 // [S, KH * D] each token's vector in layer `layer`: its KH head vectors concatenated.

@@ -236,7 +236,7 @@ std::vector<QuantErrorCurve> quantization_errors(const capture::Capture& cap,
     }
   // One task per (layer, part, grouping); each covers every bit width in one sweep.
   const int64_t tasks = static_cast<int64_t>(L * 2 * ng);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
   for (int64_t t = 0; t < tasks; ++t) {
     const size_t l = static_cast<size_t>(t) / (2 * ng);
     const bool is_key = (static_cast<size_t>(t) / ng) % 2 == 0;

@@ -47,7 +47,7 @@ TokenMagnitudes token_magnitudes(const capture::Capture& cap, KvPart key_part) {
   // Per-layer partial sums keep the parallel loop free of shared writes.
   std::vector<std::vector<double>> kpart(L, std::vector<double>(static_cast<size_t>(S))),
       vpart(L, std::vector<double>(static_cast<size_t>(S)));
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
   for (size_t l = 0; l < L; ++l) {
     add_norms(part_tensor(cap.layers[l], key_part), KH, S, D, kpart[l]);
     add_norms(cap.layers[l].v, KH, S, D, vpart[l]);
@@ -95,7 +95,7 @@ std::vector<double> token_importance(const capture::Capture& cap,
   const size_t L = static_cast<size_t>(cap.n_layer);
   const int64_t H = cap.n_head;
   std::vector<std::vector<double>> part(L, std::vector<double>(static_cast<size_t>(S)));
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
   for (size_t l = 0; l < L; ++l) {
     const float* p = cap.layers[l].pattern.ptr();
     auto& acc = part[l];
