@@ -6,7 +6,11 @@
 set -u
 bin=$1
 src=$2
-py=${KVSCOPE_PYTHON:-python3}
+py=${KVSCOPE_PYTHON:-}
+# scripts/test.sh makes this environment; fall back to it, then to python3.
+if [ -z "$py" ]; then
+  if [ -x "$src/build/venv-test/bin/python" ]; then py=$src/build/venv-test/bin/python; else py=python3; fi
+fi
 model=$src/tests/fixtures/models/llama-gqa
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
