@@ -197,7 +197,6 @@ GemmRate measure(const std::vector<GemmShape>& shapes, int rows, int reps) {
   return r;
 }
 
-
 std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int32_t> u(0, vocab - 1);
@@ -213,7 +212,6 @@ struct Row {
   GemmRate model_rate, gpt2_rate;
   double implied_s = 0;
 };
-
 
 }  // namespace
 
@@ -282,7 +280,6 @@ int main(int argc, char** argv) {
       r.gpt2_rate = measure(gpt2_shapes, L, 5);
       r.implied_s = (r.proj_flops + r.attn_flops + r.head_flops) / (r.model_rate.gflops * 1e9);
       rows.push_back(r);
-
 
       if (opt.json) {
         nlohmann::json j{{"engine", "kvscope"},

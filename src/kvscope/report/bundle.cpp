@@ -16,7 +16,9 @@ std::vector<int> resolve_indices(const std::vector<int>& asked, int n, const cha
     return out;
   }
   for (int i : asked) {
-    if (i < 0 || i >= n) throw BadInput(fmt::format("{} {} is out of range (the model has {}: 0..{})", what, i, n, n - 1));
+    if (i < 0 || i >= n)
+      throw BadInput(
+          fmt::format("{} {} is out of range (the model has {}: 0..{})", what, i, n, n - 1));
     out.push_back(i);
   }
   return out;
@@ -28,11 +30,11 @@ void validate_options(const ReportOptions& opt, int n_layer, int n_head) {
   if (opt.ext != "png" && opt.ext != "svg" && opt.ext != "pdf")
     throw BadInput(fmt::format("--format {}: expected png, svg or pdf", opt.ext));
   if (opt.layer < -1 || opt.layer >= n_layer)
-    throw BadInput(fmt::format("--layer {} is out of range (the model has {} layers: 0..{})", opt.layer, n_layer,
-                               n_layer - 1));
+    throw BadInput(fmt::format("--layer {} is out of range (the model has {} layers: 0..{})",
+                               opt.layer, n_layer, n_layer - 1));
   if (opt.head < 0 || opt.head >= n_head)
-    throw BadInput(fmt::format("--head {} is out of range (the model has {} heads: 0..{})", opt.head, n_head,
-                               n_head - 1));
+    throw BadInput(fmt::format("--head {} is out of range (the model has {} heads: 0..{})",
+                               opt.head, n_head, n_head - 1));
   resolve_indices(opt.attn_layers, n_layer, "--layers entry");
   resolve_indices(opt.attn_heads, n_head, "--heads entry");
   resolve_indices(opt.pca_layers, n_layer, "--pca-layers entry");
@@ -44,11 +46,12 @@ void validate_options(const ReportOptions& opt, int n_layer, int n_head) {
     throw BadInput(fmt::format("--attention-norm {}: expected row or power", opt.attention_norm));
 }
 
-Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt, std::span<const int32_t> special_ids,
-                    const capture::GenerationTrace* trace) {
+Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
+                    std::span<const int32_t> special_ids, const capture::GenerationTrace* trace) {
   analysis::check_capture(cap);
   validate_options(opt, cap.n_layer, cap.n_head);
-  if (opt.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !cap.has_attention())
+  if (opt.importance.measure == analysis::ImportanceMeasure::AttentionReceived &&
+      !cap.has_attention())
     throw BadInput("--importance attention needs the attention patterns, which were not captured");
   Bundle b;
   const int L = cap.n_layer;
@@ -72,8 +75,9 @@ Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt, std::
   b.categories = analysis::classify_tokens(cap, special_ids);
   b.category_groups = analysis::group_by_category(b.categories, b.magnitudes);
   if (trace)
-    b.cache_bytes_per_step = analysis::kv_cache_bytes_per_step(cap.n_layer, cap.n_kv_head, cap.head_dim,
-                                                               cap.seq_len(), static_cast<int64_t>(trace->steps.size()));
+    b.cache_bytes_per_step =
+        analysis::kv_cache_bytes_per_step(cap.n_layer, cap.n_kv_head, cap.head_dim, cap.seq_len(),
+                                          static_cast<int64_t>(trace->steps.size()));
   return b;
 }
 

@@ -25,11 +25,11 @@ namespace kvscope::report {
 struct ReportOptions {
   std::string out_dir = "kvscope-out";
   std::string ext = "png";  // figure format: png, svg or pdf
-  int layer = -1;           // --layer for head_specialization and kv_cache_details; -1 = middle layer
-  int head = 0;             // --head for kv_cache_details
-  std::vector<int> attn_layers;  // layers of attention_patterns.png; empty = all
-  std::vector<int> attn_heads;   // heads of attention_patterns.png; empty = all
-  std::vector<int> pca_layers;   // empty = first, middle and last layer
+  int layer = -1;  // --layer for head_specialization and kv_cache_details; -1 = middle layer
+  int head = 0;    // --head for kv_cache_details
+  std::vector<int> attn_layers;            // layers of attention_patterns.png; empty = all
+  std::vector<int> attn_heads;             // heads of attention_patterns.png; empty = all
+  std::vector<int> pca_layers;             // empty = first, middle and last layer
   analysis::ImportanceOptions importance;  // measure used by the token-importance figures
   analysis::SparsityRule sparsity;         // used by kv_cache_statistics.png
   int histogram_bins = 100;
@@ -47,23 +47,24 @@ struct Bundle {
   std::vector<int> attn_heads;   // resolved
   std::vector<int> pca_layers;   // resolved
 
-  std::vector<analysis::LayerStats> stats;           // [L]
-  analysis::ValueDistribution distribution;           // all K and V entries
-  std::vector<analysis::PcaResult> pca_keys;          // [pca_layers]
-  std::vector<analysis::PcaResult> pca_values;        // [pca_layers]
-  analysis::HeadSpecialization heads;                 // of `layer`
-  std::vector<analysis::QuantErrorCurve> quant;       // grouping x bits
-  analysis::TokenMagnitudes magnitudes;               // [S] key and value
-  std::vector<double> importance;                     // [S] by options.importance.measure
-  analysis::TokenRanking ranking;                     // lowest and highest `tokens_listed`
-  std::vector<analysis::TokenCategory> categories;    // [S]
+  std::vector<analysis::LayerStats> stats;               // [L]
+  analysis::ValueDistribution distribution;              // all K and V entries
+  std::vector<analysis::PcaResult> pca_keys;             // [pca_layers]
+  std::vector<analysis::PcaResult> pca_values;           // [pca_layers]
+  analysis::HeadSpecialization heads;                    // of `layer`
+  std::vector<analysis::QuantErrorCurve> quant;          // grouping x bits
+  analysis::TokenMagnitudes magnitudes;                  // [S] key and value
+  std::vector<double> importance;                        // [S] by options.importance.measure
+  analysis::TokenRanking ranking;                        // lowest and highest `tokens_listed`
+  std::vector<analysis::TokenCategory> categories;       // [S]
   std::vector<analysis::CategoryGroup> category_groups;  // [7]
-  std::vector<int64_t> cache_bytes_per_step;          // [steps + 1] with a generation trace
+  std::vector<int64_t> cache_bytes_per_step;             // [steps + 1] with a generation trace
 };
 
 // Validates options against the capture (BadInput: layer/head out of range, bad format, ...)
 // and runs every analysis. special_ids: token ids the tokenizer calls special.
-Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt, std::span<const int32_t> special_ids,
+Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
+                    std::span<const int32_t> special_ids,
                     const capture::GenerationTrace* trace = nullptr);
 
 // Checks options that need no capture (format, importance measure vs attention); BadInput.

@@ -15,24 +15,38 @@
 namespace kvscope::report {
 
 // figures_cache.cpp
-void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_kv_cache_statistics(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_kv_value_distribution(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_kv_pca_by_position(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_head_specialization(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_kv_quantization_error(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_kv_cache_details(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
+void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
+                          const std::string& path);
+void draw_kv_cache_statistics(const capture::Capture& cap, const Bundle& b,
+                              const ReportOptions& opt, const std::string& path);
+void draw_kv_value_distribution(const capture::Capture& cap, const Bundle& b,
+                                const ReportOptions& opt, const std::string& path);
+void draw_kv_pca_by_position(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
+                             const std::string& path);
+void draw_head_specialization(const capture::Capture& cap, const Bundle& b,
+                              const ReportOptions& opt, const std::string& path);
+void draw_kv_quantization_error(const capture::Capture& cap, const Bundle& b,
+                                const ReportOptions& opt, const std::string& path);
+void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
+                             const std::string& path);
+void draw_kv_cache_details(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
+                           const std::string& path);
 
 // figures_tokens.cpp
-void draw_low_importance_tokens(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_token_importance_comparison(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_token_magnitude_distributions(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_token_magnitudes(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
-void draw_token_key_value_scatter(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt, const std::string& path);
+void draw_low_importance_tokens(const capture::Capture& cap, const Bundle& b,
+                                const ReportOptions& opt, const std::string& path);
+void draw_token_importance_comparison(const capture::Capture& cap, const Bundle& b,
+                                      const ReportOptions& opt, const std::string& path);
+void draw_token_magnitude_distributions(const capture::Capture& cap, const Bundle& b,
+                                        const ReportOptions& opt, const std::string& path);
+void draw_token_magnitudes(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
+                           const std::string& path);
+void draw_token_key_value_scatter(const capture::Capture& cap, const Bundle& b,
+                                  const ReportOptions& opt, const std::string& path);
 // With --generate: generated text, cache growth per step, and each generated token's
 // attention over the whole cache.
-void draw_generation(const capture::Capture& cap, const Bundle& b, const capture::GenerationTrace& trace,
-                     const ReportOptions& opt, const std::string& path);
+void draw_generation(const capture::Capture& cap, const Bundle& b,
+                     const capture::GenerationTrace& trace, const ReportOptions& opt,
+                     const std::string& path);
 
 }  // namespace kvscope::report

@@ -27,9 +27,12 @@ void prepare_output_dir(const std::string& dir) {
     throw BadInput(fmt::format("--out {}: the folder is not writable", dir));
 }
 
-std::vector<std::string> write_report(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
-                                      const capture::GenerationTrace* trace, const Progress& progress) {
-  using Draw = void (*)(const capture::Capture&, const Bundle&, const ReportOptions&, const std::string&);
+std::vector<std::string> write_report(const capture::Capture& cap, const Bundle& b,
+                                      const ReportOptions& opt,
+                                      const capture::GenerationTrace* trace,
+                                      const Progress& progress) {
+  using Draw =
+      void (*)(const capture::Capture&, const Bundle&, const ReportOptions&, const std::string&);
   struct Item {
     const char* stem;
     Draw draw;
@@ -68,7 +71,8 @@ std::vector<std::string> write_report(const capture::Capture& cap, const Bundle&
     if (f.needs_attention && !cap.has_attention()) continue;
     f.draw(cap, b, opt, step(fmt::format("{}.{}", f.stem, opt.ext)));
   }
-  if (with_generation) draw_generation(cap, b, *trace, opt, step(fmt::format("generation.{}", opt.ext)));
+  if (with_generation)
+    draw_generation(cap, b, *trace, opt, step(fmt::format("generation.{}", opt.ext)));
   write_metrics_json(cap, b, opt, trace, step("metrics.json"));
   if (progress) progress("tables (CSV)", done, total);
   ++done;
