@@ -409,12 +409,18 @@ void write_metrics_json(const capture::Capture& cap, const Bundle& b, const Repo
   io::write_file_atomic(path, dump(metrics_json(cap, b, opt, trace)));
 }
 
-void write_csv_tables(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
-                      const capture::GenerationTrace* trace, const std::string& out_dir) {
+std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bundle& b,
+                                          const ReportOptions& opt,
+                                          const capture::GenerationTrace* trace,
+                                          const std::string& out_dir) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(out_dir))
     throw BadInput(fmt::format("{}: the output folder does not exist", out_dir));
-  auto at = [&](const char* name) { return (fs::path(out_dir) / name).string(); };
+  std::vector<std::string> written;
+  auto at = [&](const char* name) {
+    written.push_back((fs::path(out_dir) / name).string());
+    return written.back();
+  };
 
   std::string s =
       "layer,key_sparsity,key_mean,key_std,key_mean_abs,key_max_abs,key_kurtosis,value_sparsity,"
@@ -482,6 +488,7 @@ void write_csv_tables(const capture::Capture& cap, const Bundle& b, const Report
     }
     io::write_file_atomic(at("generation.csv"), s);
   }
+  return written;
 }
 
 std::string summary_text(const capture::Capture& cap, const Bundle& b,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,9 +28,11 @@ void write_metrics_json(const capture::Capture& cap, const Bundle& b, const Repo
 
 // Writes into out_dir (which must exist): layer_stats.csv, quantization_error.csv, tokens.csv,
 // head_specialization.csv, and generation.csv when trace is given. Each atomically; text
-// fields are quoted as RFC 4180 asks.
-void write_csv_tables(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
-                      const capture::GenerationTrace* trace, const std::string& out_dir);
+// fields are quoted as RFC 4180 asks. Returns the paths written, in order.
+std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bundle& b,
+                                          const ReportOptions& opt,
+                                          const capture::GenerationTrace* trace,
+                                          const std::string& out_dir);
 
 // A few lines for a terminal: model, tokens, cache size and headline numbers.
 std::string summary_text(const capture::Capture& cap, const Bundle& b,

@@ -76,10 +76,8 @@ std::vector<std::string> write_report(const capture::Capture& cap, const Bundle&
   write_metrics_json(cap, b, opt, trace, step("metrics.json"));
   if (progress) progress("tables (CSV)", done, total);
   ++done;
-  write_csv_tables(cap, b, opt, trace, opt.out_dir);
-  for (const char* table : {"layer_stats", "quantization_error", "tokens", "head_specialization"})
-    written.push_back((fs::path(opt.out_dir) / fmt::format("{}.csv", table)).string());
-  if (trace) written.push_back((fs::path(opt.out_dir) / "generation.csv").string());
+  for (std::string& p : write_csv_tables(cap, b, opt, trace, opt.out_dir))
+    written.push_back(std::move(p));
   io::write_file_atomic(step("figure_guide.md"), figure_guide_markdown(opt, with_generation));
   if (progress) progress("", total, total);
   return written;
