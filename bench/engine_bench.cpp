@@ -34,6 +34,7 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <random>
 #include <span>
 #include <sstream>
@@ -127,14 +128,15 @@ Model load(const std::string& path) {
     const std::string config_path = (fs::path(path) / "config.json").string();
     kvscope::model::Config c =
         kvscope::model::config_from_hf_json(kvscope::io::read_json_file(config_path), config_path);
-    kvscope::io::SafetensorsSet set(path);
-    kvscope::model::TensorSource src{[&set](std::string_view n) { return set.find(n); }, path};
+    auto set = std::make_shared<const kvscope::io::SafetensorsSet>(path);
+    kvscope::model::TensorSource src{[&set](std::string_view n) { return set->find(n); }, path,
+                                     set};
     auto w = kvscope::model::load_weights(c, src, kvscope::model::WeightNaming::HuggingFace);
     return Model(std::move(c), std::move(w));
   }
-  kvscope::io::GgufFile g(path);
-  kvscope::model::Config c = kvscope::model::config_from_gguf(g);
-  kvscope::model::TensorSource src{[&g](std::string_view n) { return g.find(n); }, path};
+  auto g = std::make_shared<const kvscope::io::GgufFile>(path);
+  kvscope::model::Config c = kvscope::model::config_from_gguf(*g);
+  kvscope::model::TensorSource src{[&g](std::string_view n) { return g->find(n); }, path, g};
   auto w = kvscope::model::load_weights(c, src, kvscope::model::WeightNaming::Gguf);
   return Model(std::move(c), std::move(w));
 }
@@ -143,11 +145,13 @@ Model load(const std::string& path) {
 // embeddings and the LM head (which prefill applies to one row only).
 int64_t non_embedding_params(const kvscope::model::Weights& w) {
   int64_t n = 0;
-  for (const auto& l : w.layers)
+  for (const auto& l : w.layers) {
     for (const std::vector<float>* v :
-         {&l.norm1_w, &l.norm1_b, &l.wqkv, &l.bqkv, &l.wo, &l.bo, &l.norm2_w, &l.norm2_b, &l.w_in,
-          &l.b_in, &l.w_out, &l.b_out})
+         {&l.norm1_w, &l.norm1_b, &l.bqkv, &l.bo, &l.norm2_w, &l.norm2_b, &l.b_in, &l.b_out})
       n += static_cast<int64_t>(v->size());
+    for (const kvscope::model::Param* m : {&l.wqkv, &l.wo, &l.w_in, &l.w_out})
+      n += static_cast<int64_t>(m->size());
+  }
   return n + static_cast<int64_t>(w.norm_f_w.size() + w.norm_f_b.size());
 }
 

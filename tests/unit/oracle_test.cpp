@@ -58,6 +58,29 @@ TEST_P(Oracle, MatchesTransformers) {
   }
 }
 
+// F32 weights are used in place from the mapped file (GPT-2's Conv1D matrices in their stored
+// [in, out] layout); other types and fused llama projections are converted copies. The model
+// must stay correct after the loader's own file objects are gone (MatchesTransformers), so the
+// weights keep the mapping alive.
+TEST(WeightStorage, F32IsMappedOtherTypesAreCopied) {
+  io::HubOptions hub;
+  hub.offline = true;
+  const fs::path models = fs::path(KVSCOPE_FIXTURES_DIR) / "models";
+  const capture::LoadedModel f32 = capture::load_model((models / "gpt2-a").string(), hub);
+  const model::Weights& w = f32.model.weights();
+  EXPECT_NE(w.storage, nullptr);
+  EXPECT_TRUE(w.tok_emb.is_view());
+  EXPECT_TRUE(w.layers[0].in_major);
+  EXPECT_TRUE(w.layers[0].wqkv.is_view());
+  EXPECT_TRUE(w.layers[0].w_out.is_view());
+  const capture::LoadedModel bf16 = capture::load_model((models / "gpt2-bf16").string(), hub);
+  EXPECT_FALSE(bf16.model.weights().tok_emb.is_view());
+  EXPECT_FALSE(bf16.model.weights().layers[0].wqkv.is_view());
+  const capture::LoadedModel llama = capture::load_model((models / "llama-gqa").string(), hub);
+  EXPECT_FALSE(llama.model.weights().layers[0].wqkv.is_view());  // q|k|v fused: a copy
+  EXPECT_FALSE(llama.model.weights().layers[0].in_major);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, Oracle, ::testing::ValuesIn(fixture_models()),
                          [](const auto& info) {
                            std::string n = info.param;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -24,14 +25,15 @@ LoadedModel load_hf_folder(const std::string& spec, const std::string& dir) {
   if (!fs::exists(config_path))
     throw BadInput(fmt::format("{}: no config.json in this folder", dir));
   model::Config config = model::config_from_hf_json(io::read_json_file(config_path), config_path);
-  io::SafetensorsSet set(dir);
-  std::vector<std::string> files = set.files();
+  auto set = std::make_shared<const io::SafetensorsSet>(dir);
+  std::vector<std::string> files = set->files();
   model::TensorSource src{
-      [&set](std::string_view name) { return set.find(name); },
-      files.size() == 1 ? files[0] : (fs::path(dir) / "model.safetensors.index.json").string()};
+      [&set](std::string_view name) { return set->find(name); },
+      files.size() == 1 ? files[0] : (fs::path(dir) / "model.safetensors.index.json").string(),
+      set};
   model::Weights weights = model::load_weights(config, src, model::WeightNaming::HuggingFace);
   std::map<std::string, int64_t> types;
-  for (const io::RawTensor* t : set.tensors()) types[std::string(io::dtype_name(t->dtype))]++;
+  for (const io::RawTensor* t : set->tensors()) types[std::string(io::dtype_name(t->dtype))]++;
   tokenizer::Tokenizer tok = tokenizer::load_hf_tokenizer(dir);
   if (tok.vocab_size() > config.vocab_size)
     throw BadInput(fmt::format("{}: tokenizer has {} tokens but config.json's vocab_size is {}",
@@ -46,9 +48,10 @@ LoadedModel load_hf_folder(const std::string& spec, const std::string& dir) {
 }
 
 LoadedModel load_gguf(const std::string& spec, const std::string& path) {
-  io::GgufFile g(path);
+  auto file = std::make_shared<const io::GgufFile>(path);
+  const io::GgufFile& g = *file;
   model::Config config = model::config_from_gguf(g);
-  model::TensorSource src{[&g](std::string_view name) { return g.find(name); }, path};
+  model::TensorSource src{[&g](std::string_view name) { return g.find(name); }, path, file};
   model::Weights weights = model::load_weights(config, src, model::WeightNaming::Gguf);
   std::map<std::string, int64_t> types;
   for (const io::RawTensor& t : g.tensors()) types[std::string(io::dtype_name(t.dtype))]++;

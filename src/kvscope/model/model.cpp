@@ -20,16 +20,20 @@ namespace {
 
 constexpr int kQueryBlock = 64;  // query rows per attention task
 
-// y[n, out] = x[n, in] W[out, in]^T (+ b[out]) (+ y if accumulate). One row goes through
-// sgemv: OpenBLAS's sgemm with M = 1 is several times slower.
-void linear(float* y, const float* x, const std::vector<float>& W, const std::vector<float>& b,
-            int n, int in, int out, bool accumulate = false) {
+// y[n, out] = x[n, in] W^T (+ b[out]) (+ y if accumulate), x's rows `ldx` apart. W is
+// [out, in], or [in, out] when in_major (GPT-2 Conv1D). One row goes through sgemv:
+// OpenBLAS's sgemm with M = 1 is several times slower.
+void linear(float* y, const float* x, int ldx, const Param& W, bool in_major,
+            const std::vector<float>& b, int n, int in, int out, bool accumulate = false) {
   const float beta = accumulate ? 1.0f : 0.0f;
   if (n == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W.data(), in, x, 1, beta, y, 1);
+    if (in_major)
+      cblas_sgemv(CblasRowMajor, CblasTrans, in, out, 1.0f, W.data(), out, x, 1, beta, y, 1);
+    else
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W.data(), in, x, 1, beta, y, 1);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W.data(), in,
-                beta, y, out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, in_major ? CblasNoTrans : CblasTrans, n, out, in, 1.0f,
+                x, ldx, W.data(), in_major ? out : in, beta, y, out);
   }
   if (!b.empty()) {
 #pragma omp parallel for if (int64_t{n} * out > 65536)
@@ -190,7 +194,7 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
     normalize(h.data(), x.data(), w.norm1_w, w.norm1_b, n, d, c.norm, c.norm_eps);
-    linear(qkv.data(), h.data(), w.wqkv, w.bqkv, n, d, qkv_w);
+    linear(qkv.data(), h.data(), d, w.wqkv, w.in_major, w.bqkv, n, d, qkv_w);
 
     // Keys and values into the cache; RoPE on queries and keys.
 #pragma omp parallel for if (n > 8)
@@ -263,11 +267,11 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
                     D, 0.0f, O, qd);
       }
     }
-    linear(x.data(), attn.data(), w.wo, w.bo, n, qd, d, /*accumulate=*/true);
+    linear(x.data(), attn.data(), qd, w.wo, w.in_major, w.bo, n, qd, d, /*accumulate=*/true);
 
     // MLP.
     normalize(h.data(), x.data(), w.norm2_w, w.norm2_b, n, d, c.norm, c.norm_eps);
-    linear(mid.data(), h.data(), w.w_in, w.b_in, n, d, mlp_w);
+    linear(mid.data(), h.data(), d, w.w_in, w.in_major, w.b_in, n, d, mlp_w);
     if (c.mlp == MlpKind::SwiGlu) {
 #pragma omp parallel for if (n > 8)
       for (int i = 0; i < n; ++i) {
@@ -276,24 +280,15 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
       }
       // Down projection reads [n, F] rows with a stride of 2F.
-      if (n == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, d, F, 1.0f, w.w_out.data(), F, mid.data(), 1, 1.0f,
-                    x.data(), 1);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, F, 1.0f, mid.data(), mlp_w,
-                    w.w_out.data(), F, 1.0f, x.data(), d);
-      }
-      if (!w.b_out.empty())
-        for (int i = 0; i < n; ++i)
-          for (int j = 0; j < d; ++j)
-            x[static_cast<size_t>(i) * d + j] += w.b_out[static_cast<size_t>(j)];
+      linear(x.data(), mid.data(), mlp_w, w.w_out, w.in_major, w.b_out, n, F, d,
+             /*accumulate=*/true);
     } else {
 #pragma omp parallel for if (n > 8)
       for (int i = 0; i < n; ++i) {
         float* row = &mid[static_cast<size_t>(i) * mlp_w];
         for (int j = 0; j < F; ++j) row[j] = gelu_tanh(row[j]);
       }
-      linear(x.data(), mid.data(), w.w_out, w.b_out, n, F, d, /*accumulate=*/true);
+      linear(x.data(), mid.data(), F, w.w_out, w.in_major, w.b_out, n, F, d, /*accumulate=*/true);
     }
     if (req.resid) res.resid[static_cast<size_t>(l)].assign(x.begin(), x.end());
   }
@@ -305,8 +300,8 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
   std::vector<float> hf(static_cast<size_t>(rows) * d);
   normalize(hf.data(), xr, weights_.norm_f_w, weights_.norm_f_b, rows, d, c.norm, c.norm_eps);
   res.logits.resize(static_cast<size_t>(rows) * V);
-  const std::vector<float>& head = weights_.lm_head.empty() ? weights_.tok_emb : weights_.lm_head;
-  linear(res.logits.data(), hf.data(), head, {}, rows, d, V);
+  const Param& head = weights_.lm_head.empty() ? weights_.tok_emb : weights_.lm_head;
+  linear(res.logits.data(), hf.data(), d, head, /*in_major=*/false, {}, rows, d, V);
   return res;
 }
 
