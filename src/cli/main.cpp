@@ -14,23 +14,36 @@
 
 namespace {
 
-// OpenMP threads that spin while they wait make every parallel region cost a scheduler time
-// slice when the cores are shared with other work (measured: decode 0.5 vs 11 tokens/s on a
-// loaded 2-core machine). The runtime reads OMP_WAIT_POLICY once, when it is loaded, so when
-// the user has not chosen a policy we choose "passive" and start again with it set.
-void prefer_passive_openmp_waits(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("KVSCOPE_NO_REEXEC") != nullptr)
-    return;
-  ::setenv("OMP_WAIT_POLICY", "passive", 1);
+// Settings that the runtime libraries read once, at start-up, so they are set here and the
+// program started again with them (once: KVSCOPE_NO_REEXEC marks the second start). Each is
+// left alone when the user has set it.
+// - OpenMP threads that spin while they wait make every parallel region cost a scheduler time
+//   slice when the cores are shared with other work (measured: decode 0.5 vs 11 tokens/s on a
+//   loaded 2-core machine): OMP_WAIT_POLICY=passive.
+// - Weights, caches and attention patterns are hundreds of MB; faulting them in 4 KiB pages
+//   cost ~0.6 s of system time when loading the default model. glibc's malloc asks for
+//   transparent huge pages for its large blocks with glibc.malloc.hugetlb=1 (measured: 0.15 s).
+void restart_with_runtime_settings(char** argv) {
+  if (std::getenv("KVSCOPE_NO_REEXEC") != nullptr) return;
+  bool changed = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    ::setenv("OMP_WAIT_POLICY", "passive", 1);
+    changed = true;
+  }
+  if (std::getenv("GLIBC_TUNABLES") == nullptr) {
+    ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+    changed = true;
+  }
+  if (!changed) return;
   ::setenv("KVSCOPE_NO_REEXEC", "1", 1);
   ::execv("/proc/self/exe", argv);
-  // If that failed we simply go on with the runtime's default policy.
+  // If that failed we simply go on with the runtimes' defaults.
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp_waits(argv);
+  restart_with_runtime_settings(argv);
   CLI::App app{"kvscope: open the KV cache of a transformer language model and show what is in it"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kvscope 0.1.0");

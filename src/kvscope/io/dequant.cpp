@@ -224,6 +224,8 @@ template <void (*Block)(const uint8_t*, float*)>
 void run(const std::byte* src, int64_t blocks, int64_t block_bytes, int64_t block_elems,
          float* out) {
   const auto* p = reinterpret_cast<const uint8_t*>(src);
+  // Blocks are independent; a model's matrices are millions of them.
+#pragma omp parallel for schedule(static) if (blocks > 8192)
   for (int64_t i = 0; i < blocks; ++i) Block(p + i * block_bytes, out + i * block_elems);
 }
 

@@ -173,6 +173,7 @@ void to_f32(const RawTensor& t, float* out) {
       }
       return;
     case DType::F16:
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + i * 2, 2);
@@ -180,6 +181,7 @@ void to_f32(const RawTensor& t, float* out) {
       }
       return;
     case DType::BF16:
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + i * 2, 2);
