@@ -25,7 +25,19 @@ constexpr int kQueryBlock = 64;  // query rows per attention task
 // OpenBLAS's sgemm with M = 1 is several times slower.
 void linear(float* y, const float* x, int ldx, const Param& W, bool in_major,
             const std::vector<float>& b, int n, int in, int out, bool accumulate = false) {
-  const float beta = accumulate ? 1.0f : 0.0f;
+  // The bias goes in first and the product is accumulated onto it: OpenBLAS makes a pass over
+  // y for any beta other than 1, so this saves one pass over the output.
+  if (!b.empty()) {
+#pragma omp parallel for if (int64_t{n} * out > 65536)
+    for (int i = 0; i < n; ++i) {
+      float* row = y + static_cast<size_t>(i) * out;
+      if (accumulate)
+        for (int j = 0; j < out; ++j) row[j] += b[static_cast<size_t>(j)];
+      else
+        std::memcpy(row, b.data(), sizeof(float) * static_cast<size_t>(out));
+    }
+  }
+  const float beta = accumulate || !b.empty() ? 1.0f : 0.0f;
   if (n == 1) {
     if (in_major)
       cblas_sgemv(CblasRowMajor, CblasTrans, in, out, 1.0f, W.data(), out, x, 1, beta, y, 1);
@@ -34,13 +46,6 @@ void linear(float* y, const float* x, int ldx, const Param& W, bool in_major,
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, in_major ? CblasNoTrans : CblasTrans, n, out, in, 1.0f,
                 x, ldx, W.data(), in_major ? out : in, beta, y, out);
-  }
-  if (!b.empty()) {
-#pragma omp parallel for if (int64_t{n} * out > 65536)
-    for (int i = 0; i < n; ++i) {
-      float* row = y + static_cast<size_t>(i) * out;
-      for (int j = 0; j < out; ++j) row[j] += b[static_cast<size_t>(j)];
-    }
   }
 }
 
@@ -228,21 +233,32 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
       const int blk = n_blocks - 1 - task / H, hh = task % H;
       const int i0 = blk * kQueryBlock, rows = std::min(n, i0 + kQueryBlock) - i0;
       const int Tb = p0 + i0 + rows;
-      std::vector<float>& S = scores[static_cast<size_t>(omp_get_thread_num())];
-      S.resize(static_cast<size_t>(rows) * Tb);
+      // Scores go straight into the captured pattern rows when those are asked for (rows T
+      // apart), else into this thread's scratch (rows Tb apart).
+      float* S;
+      int lds;
+      if (req.attention) {
+        S = &res.patterns[static_cast<size_t>(l)][(static_cast<size_t>(hh) * n + i0) * T];
+        lds = T;
+      } else {
+        std::vector<float>& scratch = scores[static_cast<size_t>(omp_get_thread_num())];
+        scratch.resize(static_cast<size_t>(rows) * Tb);
+        S = scratch.data();
+        lds = Tb;
+      }
       const int g = hh / group;
       const float* K = cache.k_row(l, g, 0);
       const float* Vv = cache.v_row(l, g, 0);
       const float* Q = &qkv[static_cast<size_t>(i0) * qkv_w + static_cast<size_t>(hh) * D];
       float* O = &attn[static_cast<size_t>(i0) * qd + static_cast<size_t>(hh) * D];
       if (rows == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S.data(), 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S, 1);
       } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
-                    0.0f, S.data(), Tb);
+                    0.0f, S, lds);
       }
       for (int r = 0; r < rows; ++r) {
-        float* s = &S[static_cast<size_t>(r) * Tb];
+        float* s = S + static_cast<size_t>(r) * lds;
         const int last = p0 + i0 + r;  // attends to positions 0..last
         float mx = -std::numeric_limits<float>::infinity();
         for (int j = 0; j <= last; ++j) mx = std::max(mx, s[j]);
@@ -254,17 +270,14 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         }
         const float inv = 1.0f / sum;
         for (int j = 0; j <= last; ++j) s[j] *= inv;
+        // Masked positions: zero up to Tb for the product below; a pattern row is zero beyond.
         for (int j = last + 1; j < Tb; ++j) s[j] = 0.0f;
-        if (req.attention)
-          std::memcpy(
-              &res.patterns[static_cast<size_t>(l)][(static_cast<size_t>(hh) * n + i0 + r) * T], s,
-              sizeof(float) * static_cast<size_t>(Tb));
       }
       if (rows == 1) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S.data(), 1, 0.0f, O, 1);
+        cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S, 1, 0.0f, O, 1);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tb, 1.0f, S.data(), Tb, Vv,
-                    D, 0.0f, O, qd);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tb, 1.0f, S, lds, Vv, D,
+                    0.0f, O, qd);
       }
     }
     linear(x.data(), attn.data(), qd, w.wo, w.in_major, w.bo, n, qd, d, /*accumulate=*/true);
