@@ -9,7 +9,7 @@
 namespace kvscope::model {
 
 // e^x for x in about [-87, 88]; saturates outside (0 below, e^88 above).
-inline float fast_exp(float x) {
+[[gnu::always_inline]] inline float fast_exp(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   // x = n ln2 + r, |r| <= ln2 / 2, with ln2 split in two for an exact product.
   // Round to nearest by adding and removing 1.5 * 2^23 (plain arithmetic, so it vectorises).
@@ -33,14 +33,14 @@ inline float fast_exp(float x) {
 }
 
 // GPT-2's GELU, tanh approximation, with tanh(u) = 1 - 2 / (1 + e^{2u}).
-inline float gelu_tanh(float x) {
+[[gnu::always_inline]] inline float gelu_tanh(float x) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
   const float u = k * (x + 0.044715f * x * x * x);
   const float t = 1.0f - 2.0f / (1.0f + fast_exp(2.0f * u));
   return 0.5f * x * (1.0f + t);
 }
 
-inline float silu(float x) {
+[[gnu::always_inline]] inline float silu(float x) {
   return x / (1.0f + fast_exp(-x));
 }
 

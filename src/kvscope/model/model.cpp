@@ -261,6 +261,7 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         float* s = S + static_cast<size_t>(r) * lds;
         const int last = p0 + i0 + r;  // attends to positions 0..last
         float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
         for (int j = 0; j <= last; ++j) mx = std::max(mx, s[j]);
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -290,6 +291,7 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
       for (int i = 0; i < n; ++i) {
         float* row = &mid[static_cast<size_t>(i) * mlp_w];
         // Gate in the first F columns, up in the next F; the product goes into the first F.
+#pragma omp simd
         for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
       }
       // Down projection reads [n, F] rows with a stride of 2F.
@@ -299,6 +301,7 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
 #pragma omp parallel for if (n > 8)
       for (int i = 0; i < n; ++i) {
         float* row = &mid[static_cast<size_t>(i) * mlp_w];
+#pragma omp simd
         for (int j = 0; j < F; ++j) row[j] = gelu_tanh(row[j]);
       }
       linear(x.data(), mid.data(), F, w.w_out, w.in_major, w.b_out, n, F, d, /*accumulate=*/true);
