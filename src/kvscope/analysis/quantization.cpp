@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kvscope/analysis/parallel.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::analysis {
@@ -130,30 +131,33 @@ Tensor quantize_dequantize(const Tensor& x, int bits, QuantGrouping g) {
 
 namespace {
 
-// Adds the squared error of one row of D entries at one bit width to sq and its largest |error|
-// into mx. Parameters are per entry (PerChannel) or one set for the whole row. Same arithmetic
-// as Codec, written so the compiler can vectorize it.
+// Adds the squared error of each of one row's D entries at one bit width to sq [D] and its
+// |error| into the maxima mx [D]; the per-entry sums are added up once per tensor, which keeps
+// the loop free of reductions. Parameters are per entry (PerChannel) or one set for the whole
+// row. Codec's arithmetic, written so the compiler can vectorize it, and with the division by
+// the step replaced by a product with its inverse (a division costs several times more): the
+// code can then differ only where (x - lo) / step is within an ulp of a half-integer, where
+// either neighbour is equally near and the error's magnitude is the same to rounding.
 template <bool kPerEntry>
-void row_error(const float* x, int64_t D, const double* lo, const double* step, const double* div,
-               double levels, double& sq, double& mx) {
-  double s = 0, m = 0;
-#pragma omp simd reduction(+ : s) reduction(max : m)
+void row_error(const float* x, int64_t D, const double* lo, const double* step, const double* inv,
+               double levels, double* sq, double* mx) {
+#pragma omp simd
   for (int64_t c = 0; c < D; ++c) {
     const int64_t k = kPerEntry ? c : 0;
-    double q = std::nearbyint((x[c] - lo[k]) / div[k]);
+    double q = std::nearbyint((x[c] - lo[k]) * inv[k]);
     q = q < 0.0 ? 0.0 : (q > levels ? levels : q);
     const double e = x[c] - (lo[k] + q * step[k]);
-    s += e * e;
-    m = std::max(m, std::fabs(e));
+    const double a = std::fabs(e);
+    sq[c] += e * e;
+    mx[c] = mx[c] > a ? mx[c] : a;
   }
-  sq += s;
-  mx = std::max(mx, m);
 }
 
 std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, QuantGrouping g) {
   const size_t nb = bits.size();
   const int64_t A = x.dim(0), S = x.dim(1), D = x.dim(2);
-  std::vector<double> sq(nb, 0.0), mx(nb, 0.0), levels(nb);
+  std::vector<double> levels(nb);
+  std::vector<double> sq(nb * D, 0.0), mx(nb * D, 0.0);  // [nb][D] per entry of a row
   for (size_t b = 0; b < nb; ++b) levels[b] = levels_of(bits[b]);
   double norm2 = 0;
   const float* p = x.ptr();
@@ -161,13 +165,13 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
 #pragma omp simd reduction(+ : norm2)
   for (int64_t i = 0; i < n; ++i) norm2 += static_cast<double>(p[i]) * p[i];
 
-  // Codec parameters: lo [D], and step and div [nb][D]; only entry 0 used unless PerChannel.
-  std::vector<double> lo(static_cast<size_t>(D)), step(nb * D), div(nb * D);
+  // Codec parameters: lo [D], and step and 1 / div [nb][D]; only entry 0 used unless PerChannel.
+  std::vector<double> lo(static_cast<size_t>(D)), step(nb * D), inv(nb * D);
   auto set = [&](size_t b, int64_t c, double l, double h) {
     const Codec codec(l, h, levels[b]);
     lo[static_cast<size_t>(c)] = codec.lo;
     step[b * D + c] = codec.step;
-    div[b * D + c] = codec.div;
+    inv[b * D + c] = 1.0 / codec.div;
   };
   if (n > 0 && g == QuantGrouping::PerTensor) {
     const auto [mn, mxv] = min_max(x.ptr(), x.numel());
@@ -195,16 +199,23 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
       }
       for (size_t b = 0; b < nb; ++b) {
         if (g == QuantGrouping::PerChannel)
-          row_error<true>(row, D, lo.data(), &step[b * D], &div[b * D], levels[b], sq[b], mx[b]);
+          row_error<true>(row, D, lo.data(), &step[b * D], &inv[b * D], levels[b], &sq[b * D],
+                          &mx[b * D]);
         else
-          row_error<false>(row, D, lo.data(), &step[b * D], &div[b * D], levels[b], sq[b], mx[b]);
+          row_error<false>(row, D, lo.data(), &step[b * D], &inv[b * D], levels[b], &sq[b * D],
+                           &mx[b * D]);
       }
     }
   }
   std::vector<QuantError> out(nb);
   for (size_t b = 0; b < nb; ++b) {
-    out[b].relative_mse = norm2 > 0 ? sq[b] / norm2 : 0.0;
-    out[b].max_abs_error = mx[b];
+    double total = 0, worst = 0;
+    for (int64_t c = 0; c < D; ++c) {
+      total += sq[b * D + c];
+      worst = std::max(worst, mx[b * D + c]);
+    }
+    out[b].relative_mse = norm2 > 0 ? total / norm2 : 0.0;
+    out[b].max_abs_error = worst;
   }
   return out;
 }
@@ -236,8 +247,7 @@ std::vector<QuantErrorCurve> quantization_errors(const capture::Capture& cap,
     }
   // One task per (layer, part, grouping); each covers every bit width in one sweep.
   const int64_t tasks = static_cast<int64_t>(L * 2 * ng);
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (int64_t t = 0; t < tasks; ++t) {
+  parallel_for(tasks, worth_threads(cap), [&](int64_t t) {
     const size_t l = static_cast<size_t>(t) / (2 * ng);
     const bool is_key = (static_cast<size_t>(t) / ng) % 2 == 0;
     const size_t gi = static_cast<size_t>(t) % ng;
@@ -246,7 +256,7 @@ std::vector<QuantErrorCurve> quantization_errors(const capture::Capture& cap,
     const std::vector<QuantError> errs = errors_for(x, bits, groupings[gi]);
     for (size_t b = 0; b < nb; ++b)
       (is_key ? curves[gi * nb + b].key : curves[gi * nb + b].value)[l] = errs[b];
-  }
+  });
   return curves;
 }
 
