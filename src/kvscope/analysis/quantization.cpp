@@ -131,33 +131,52 @@ Tensor quantize_dequantize(const Tensor& x, int bits, QuantGrouping g) {
 
 namespace {
 
-// Adds the squared error of each of one row's D entries at one bit width to sq [D] and its
-// |error| into the maxima mx [D]; the per-entry sums are added up once per tensor, which keeps
-// the loop free of reductions. Parameters are per entry (PerChannel) or one set for the whole
-// row. Codec's arithmetic, written so the compiler can vectorize it, and with the division by
-// the step replaced by a product with its inverse (a division costs several times more): the
-// code can then differ only where (x - lo) / step is within an ulp of a half-integer, where
-// either neighbour is equally near and the error's magnitude is the same to rounding.
-template <bool kPerEntry>
-void row_error(const float* x, int64_t D, const double* lo, const double* step, const double* inv,
-               double levels, double* sq, double* mx) {
+// Adds the squared errors of columns [c0, c0 + W) of one head x [S, D] at one bit width to sq
+// and their largest |error| into mx. The codec parameters are indexed by row (PerToken), by
+// column (PerChannel) or are one set (PerTensor). Walking down W columns keeps the W running
+// sums and maxima in registers; they are reduced once per block. Codec's arithmetic, written so
+// the compiler can vectorize it, and with the division by the step replaced by a product with
+// its inverse (a division costs several times more): the code can then differ only where
+// (x - lo) / step is within an ulp of a half-integer, where either neighbour is equally near
+// and the error's magnitude is the same to rounding.
+template <QuantGrouping G, int W>
+void block_error(const float* x, int64_t S, int64_t D, int64_t c0, const double* lo,
+                 const double* step, const double* inv, double levels, double& sq, double& mx) {
+  double s[W] = {}, m[W] = {};
+  for (int64_t i = 0; i < S; ++i) {
+    const float* row = x + i * D + c0;
 #pragma omp simd
-  for (int64_t c = 0; c < D; ++c) {
-    const int64_t k = kPerEntry ? c : 0;
-    double q = std::nearbyint((x[c] - lo[k]) * inv[k]);
-    q = q < 0.0 ? 0.0 : (q > levels ? levels : q);
-    const double e = x[c] - (lo[k] + q * step[k]);
-    const double a = std::fabs(e);
-    sq[c] += e * e;
-    mx[c] = mx[c] > a ? mx[c] : a;
+    for (int c = 0; c < W; ++c) {
+      const int64_t k =
+          G == QuantGrouping::PerToken ? i : (G == QuantGrouping::PerChannel ? c0 + c : 0);
+      double q = std::nearbyint((row[c] - lo[k]) * inv[k]);
+      q = q < 0.0 ? 0.0 : (q > levels ? levels : q);
+      const double e = row[c] - (lo[k] + q * step[k]);
+      const double a = std::fabs(e);
+      s[c] += e * e;
+      m[c] = m[c] > a ? m[c] : a;
+    }
   }
+  for (int c = 0; c < W; ++c) {
+    sq += s[c];
+    mx = std::max(mx, m[c]);
+  }
+}
+
+template <QuantGrouping G>
+void head_error(const float* x, int64_t S, int64_t D, const double* lo, const double* step,
+                const double* inv, double levels, double& sq, double& mx) {
+  constexpr int kWidth = 8;
+  int64_t c0 = 0;
+  for (; c0 + kWidth <= D; c0 += kWidth)
+    block_error<G, kWidth>(x, S, D, c0, lo, step, inv, levels, sq, mx);
+  for (; c0 < D; ++c0) block_error<G, 1>(x, S, D, c0, lo, step, inv, levels, sq, mx);
 }
 
 std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, QuantGrouping g) {
   const size_t nb = bits.size();
   const int64_t A = x.dim(0), S = x.dim(1), D = x.dim(2);
-  std::vector<double> levels(nb);
-  std::vector<double> sq(nb * D, 0.0), mx(nb * D, 0.0);  // [nb][D] per entry of a row
+  std::vector<double> levels(nb), sq(nb, 0.0), mx(nb, 0.0);
   for (size_t b = 0; b < nb; ++b) levels[b] = levels_of(bits[b]);
   double norm2 = 0;
   const float* p = x.ptr();
@@ -165,17 +184,21 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
 #pragma omp simd reduction(+ : norm2)
   for (int64_t i = 0; i < n; ++i) norm2 += static_cast<double>(p[i]) * p[i];
 
-  // Codec parameters: lo [D], and step and 1 / div [nb][D]; only entry 0 used unless PerChannel.
-  std::vector<double> lo(static_cast<size_t>(D)), step(nb * D), inv(nb * D);
-  auto set = [&](size_t b, int64_t c, double l, double h) {
-    const Codec codec(l, h, levels[b]);
-    lo[static_cast<size_t>(c)] = codec.lo;
-    step[b * D + c] = codec.step;
-    inv[b * D + c] = 1.0 / codec.div;
+  // Codec parameters of one head: lo [P], and step and 1 / div [nb][P], with P groups: S
+  // (PerToken), D (PerChannel) or 1 (PerTensor).
+  const int64_t P = g == QuantGrouping::PerToken ? S : (g == QuantGrouping::PerChannel ? D : 1);
+  std::vector<double> lo(static_cast<size_t>(P)), step(nb * P), inv(nb * P);
+  auto set = [&](int64_t k, double l, double h) {
+    for (size_t b = 0; b < nb; ++b) {
+      const Codec codec(l, h, levels[b]);
+      lo[static_cast<size_t>(k)] = codec.lo;
+      step[b * P + k] = codec.step;
+      inv[b * P + k] = 1.0 / codec.div;
+    }
   };
   if (n > 0 && g == QuantGrouping::PerTensor) {
     const auto [mn, mxv] = min_max(x.ptr(), x.numel());
-    for (size_t b = 0; b < nb; ++b) set(b, 0, mn, mxv);
+    set(0, mn, mxv);
   }
   std::vector<float> cmin(static_cast<size_t>(D)), cmax(static_cast<size_t>(D));
   for (int64_t a = 0; a < A && S > 0; ++a) {
@@ -188,34 +211,36 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
           cmin[c] = std::min(cmin[c], head[i * D + c]);
           cmax[c] = std::max(cmax[c], head[i * D + c]);
         }
-      for (size_t b = 0; b < nb; ++b)
-        for (int64_t c = 0; c < D; ++c) set(b, c, cmin[c], cmax[c]);
-    }
-    for (int64_t i = 0; i < S; ++i) {
-      const float* row = head + i * D;
-      if (g == QuantGrouping::PerToken) {
-        const auto [mn, mxv] = min_max(row, D);
-        for (size_t b = 0; b < nb; ++b) set(b, 0, mn, mxv);
+      for (int64_t c = 0; c < D; ++c) set(c, cmin[c], cmax[c]);
+    } else if (g == QuantGrouping::PerToken) {
+      for (int64_t i = 0; i < S; ++i) {
+        const auto [mn, mxv] = min_max(head + i * D, D);
+        set(i, mn, mxv);
       }
-      for (size_t b = 0; b < nb; ++b) {
-        if (g == QuantGrouping::PerChannel)
-          row_error<true>(row, D, lo.data(), &step[b * D], &inv[b * D], levels[b], &sq[b * D],
-                          &mx[b * D]);
-        else
-          row_error<false>(row, D, lo.data(), &step[b * D], &inv[b * D], levels[b], &sq[b * D],
-                           &mx[b * D]);
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      const double* st = &step[b * P];
+      const double* iv = &inv[b * P];
+      switch (g) {
+        case QuantGrouping::PerTensor:
+          head_error<QuantGrouping::PerTensor>(head, S, D, lo.data(), st, iv, levels[b], sq[b],
+                                               mx[b]);
+          break;
+        case QuantGrouping::PerToken:
+          head_error<QuantGrouping::PerToken>(head, S, D, lo.data(), st, iv, levels[b], sq[b],
+                                              mx[b]);
+          break;
+        case QuantGrouping::PerChannel:
+          head_error<QuantGrouping::PerChannel>(head, S, D, lo.data(), st, iv, levels[b], sq[b],
+                                                mx[b]);
+          break;
       }
     }
   }
   std::vector<QuantError> out(nb);
   for (size_t b = 0; b < nb; ++b) {
-    double total = 0, worst = 0;
-    for (int64_t c = 0; c < D; ++c) {
-      total += sq[b * D + c];
-      worst = std::max(worst, mx[b * D + c]);
-    }
-    out[b].relative_mse = norm2 > 0 ? total / norm2 : 0.0;
-    out[b].max_abs_error = worst;
+    out[b].relative_mse = norm2 > 0 ? sq[b] / norm2 : 0.0;
+    out[b].max_abs_error = mx[b];
   }
   return out;
 }
