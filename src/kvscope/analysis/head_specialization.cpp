@@ -1,5 +1,6 @@
 #include "kvscope/analysis/head_specialization.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace kvscope::analysis {
@@ -15,22 +16,31 @@ double attention_entropy(const float* row, int64_t n) {
 
 namespace {
 
-// [H, H] cosine similarity of H rows of length n, in double.
+// [H, H] cosine similarity of H rows of length n, in double. All pairs' dot products are
+// taken a block of columns at a time, so the block stays in cache while every pair reads it.
 Tensor cosine_matrix(const std::vector<const float*>& rows, int64_t n) {
+  constexpr int64_t kBlock = 2048;
   const int64_t H = static_cast<int64_t>(rows.size());
-  Tensor sim({H, H});
-  std::vector<double> norm(rows.size());
-  for (int64_t a = 0; a < H; ++a) {
-    double s = 0;
-    for (int64_t j = 0; j < n; ++j) s += static_cast<double>(rows[a][j]) * rows[a][j];
-    norm[static_cast<size_t>(a)] = std::sqrt(s);
+  std::vector<double> dot(static_cast<size_t>(H * H), 0.0);  // [H, H] upper triangle
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t len = std::min(kBlock, n - j0);
+    for (int64_t a = 0; a < H; ++a)
+      for (int64_t b = a; b < H; ++b) {
+        const float* x = rows[static_cast<size_t>(a)] + j0;
+        const float* y = rows[static_cast<size_t>(b)] + j0;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < len; ++j) s += static_cast<double>(x[j]) * y[j];
+        dot[static_cast<size_t>(a * H + b)] += s;
+      }
   }
+  Tensor sim({H, H});
   for (int64_t a = 0; a < H; ++a)
     for (int64_t b = a; b < H; ++b) {
-      double dot = 0;
-      for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(rows[a][j]) * rows[b][j];
-      const double den = norm[static_cast<size_t>(a)] * norm[static_cast<size_t>(b)];
-      const float c = den > 0 ? static_cast<float>(dot / den) : 0.0f;
+      const double den = std::sqrt(dot[static_cast<size_t>(a * H + a)]) *
+                         std::sqrt(dot[static_cast<size_t>(b * H + b)]);
+      const float c =
+          den > 0 ? static_cast<float>(dot[static_cast<size_t>(a * H + b)] / den) : 0.0f;
       sim.at(a, b) = c;
       sim.at(b, a) = c;
     }
@@ -45,6 +55,7 @@ Tensor head_norms(const Tensor& t, const std::vector<int>& kv_head, int64_t S, i
     const float* base = t.ptr() + kv_head[static_cast<size_t>(h)] * S * D;
     for (int64_t i = 0; i < S; ++i) {
       double s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < D; ++c) s += static_cast<double>(base[i * D + c]) * base[i * D + c];
       out.at(h, i) = static_cast<float>(std::sqrt(s));
     }
@@ -94,6 +105,7 @@ HeadSpecialization head_specialization(const capture::Capture& cap, int layer, K
     for (int64_t i = 0; i < S; ++i) {
       const float* row = p.ptr() + (h * S + i) * S;
       ent += attention_entropy(row, i + 1);
+#pragma omp simd reduction(+ : dist)
       for (int64_t j = 0; j <= i; ++j)
         dist += static_cast<double>(row[j]) * static_cast<double>(i - j);
       sink += row[0];

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <tuple>
 
+#include "kvscope/analysis/parallel.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::analysis {
@@ -27,29 +30,54 @@ std::vector<double> make_edges(int bins, double lo, double hi) {
   return edges;
 }
 
+// Values are binned a chunk at a time: a loop the compiler vectorizes computes each value's
+// bin (or that it has none), then a short scalar loop counts.
+constexpr int64_t kChunk = 1024;
+
+// Whether f is neither NaN nor infinite, from its exponent bits. Unlike std::isfinite or a
+// floating-point comparison (which may trap on NaN, so GCC keeps it as a branch), this lets
+// the loops below vectorize.
+inline bool finite(float f) {
+  return (std::bit_cast<uint32_t>(f) & 0x7F800000u) != 0x7F800000u;
+}
+
 // Adds x into h (whose edges are set), binning as numpy.histogram does so that values on an
 // edge land in the same bin.
 void accumulate(Histogram& h, std::span<const float> x) {
   const int bins = h.bins();
   const double lo = h.edges.front(), hi = h.edges.back();
   const double norm = bins / (hi - lo);
-  for (float f : x) {
-    const double v = f;
-    if (!std::isfinite(v)) {
-      ++h.non_finite;
-      continue;
+  const double top = bins - 1;
+  constexpr int32_t kOutside = -1, kNonFinite = -2;
+  int32_t bin[kChunk];
+  for (size_t i0 = 0; i0 < x.size(); i0 += kChunk) {
+    const float* p = x.data() + i0;
+    const int64_t n = std::min<int64_t>(kChunk, static_cast<int64_t>(x.size() - i0));
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      // The first guess at the bin: (v - lo) * norm truncated, at most bins - 1. Clamped
+      // before the conversion so that values left out convert safely too.
+      const double v = p[j];
+      double t = (v - lo) * norm;
+      t = t > 0 ? t : 0.0;
+      t = t < top ? t : top;
+      const bool inside = (v >= lo) & (v <= hi);  // false for NaN
+      bin[j] = inside ? static_cast<int32_t>(t) : (finite(p[j]) ? kOutside : kNonFinite);
     }
-    if (v < lo || v > hi) {
-      ++h.outside;
-      continue;
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t b = bin[j];
+      if (b < 0) {
+        ++(b == kOutside ? h.outside : h.non_finite);
+        continue;
+      }
+      // The guess can be one off where rounding puts v across an edge; the edges decide.
+      const double v = p[j];
+      if (v < h.edges[static_cast<size_t>(b)])
+        --b;
+      else if (b != bins - 1 && v >= h.edges[static_cast<size_t>(b) + 1])
+        ++b;
+      ++h.counts[static_cast<size_t>(b)];
     }
-    int b = static_cast<int>((v - lo) * norm);
-    if (b >= bins) b = bins - 1;
-    if (v < h.edges[static_cast<size_t>(b)])
-      --b;
-    else if (b != bins - 1 && v >= h.edges[static_cast<size_t>(b) + 1])
-      ++b;
-    ++h.counts[static_cast<size_t>(b)];
   }
 }
 
@@ -65,12 +93,16 @@ Histogram empty_histogram(int bins, double lo, double hi) {
 
 // [min, max] of the finite values; [inf, -inf] when there are none.
 std::pair<double, double> finite_min_max(std::span<const float> x) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (float f : x)
-    if (std::isfinite(f)) {
-      lo = std::min(lo, static_cast<double>(f));
-      hi = std::max(hi, static_cast<double>(f));
-    }
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  float lo = kInf, hi = -kInf;
+  const float* p = x.data();
+  const int64_t n = static_cast<int64_t>(x.size());
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+  for (int64_t i = 0; i < n; ++i) {
+    const bool ok = finite(p[i]);
+    lo = std::min(lo, ok ? p[i] : kInf);
+    hi = std::max(hi, ok ? p[i] : -kInf);
+  }
   return {lo, hi};
 }
 
@@ -113,16 +145,28 @@ class RankSelector {
 
   RankSelector(double lo, double hi) : lo_(lo), scale_(hi > lo ? kBuckets / (hi - lo) : 0.0) {}
 
-  int64_t bucket(float f) const {
-    return std::min<int64_t>(kBuckets - 1,
-                             static_cast<int64_t>((static_cast<double>(f) - lo_) * scale_));
+  // The bucket of each of x[0, n) into out, kBuckets (none) for a non-finite value. Vectorizes.
+  void buckets(const float* x, int64_t n, int32_t* out) const {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = x[i];
+      double t = (v - lo_) * scale_;
+      t = t > 0 ? t : 0.0;  // also NaN, whose bucket is replaced below
+      t = t < kBuckets - 1 ? t : static_cast<double>(kBuckets - 1);
+      out[i] = finite(x[i]) ? static_cast<int32_t>(t) : static_cast<int32_t>(kBuckets);
+    }
   }
 
   // counts [kBuckets] += the finite values of x per bucket.
   void count(std::span<const float> x, std::vector<int64_t>& counts) const {
-    counts.resize(kBuckets, 0);
-    for (float f : x)
-      if (std::isfinite(f)) ++counts[static_cast<size_t>(bucket(f))];
+    counts.resize(kBuckets + 1, 0);  // and one for the non-finite values, dropped below
+    int32_t b[kChunk];
+    for (size_t i0 = 0; i0 < x.size(); i0 += kChunk) {
+      const int64_t n = std::min<int64_t>(kChunk, static_cast<int64_t>(x.size() - i0));
+      buckets(x.data() + i0, n, b);
+      for (int64_t j = 0; j < n; ++j) ++counts[static_cast<size_t>(b[j])];
+    }
+    counts.resize(kBuckets);
   }
 
   // Percentiles at levels q of the finite values of parts, whose per-bucket counts are given.
@@ -139,7 +183,7 @@ class RankSelector {
     // The ranks each level interpolates between (numpy's linear method), and their buckets.
     std::vector<int64_t> rank(q.size());
     std::vector<double> frac(q.size());
-    std::vector<char> needed(kBuckets, 0);
+    std::vector<char> needed(kBuckets + 1, 0);  // [kBuckets] stands for non-finite values
     for (size_t w = 0; w < q.size(); ++w) {
       const double pos = static_cast<double>(n - 1) * q[w] / 100.0;
       rank[w] = std::min<int64_t>(static_cast<int64_t>(pos), n - 1);
@@ -148,12 +192,15 @@ class RankSelector {
       if (rank[w] + 1 < n) needed[static_cast<size_t>(bucket_of_rank(rank[w] + 1))] = 1;
     }
     std::vector<std::vector<float>> held(kBuckets);
+    int32_t bucket[kChunk];
     for (auto x : parts)
-      for (float f : x)
-        if (std::isfinite(f)) {
-          const int64_t b = bucket(f);
-          if (needed[static_cast<size_t>(b)]) held[static_cast<size_t>(b)].push_back(f);
-        }
+      for (size_t i0 = 0; i0 < x.size(); i0 += kChunk) {
+        const int64_t n = std::min<int64_t>(kChunk, static_cast<int64_t>(x.size() - i0));
+        buckets(x.data() + i0, n, bucket);
+        for (int64_t j = 0; j < n; ++j)
+          if (needed[static_cast<size_t>(bucket[j])])
+            held[static_cast<size_t>(bucket[j])].push_back(x[i0 + static_cast<size_t>(j)]);
+      }
     auto value_at_rank = [&](int64_t r) -> double {
       const int64_t b = bucket_of_rank(r);
       auto& v = held[static_cast<size_t>(b)];
@@ -197,8 +244,9 @@ PartDistribution part_distribution(const capture::Capture& cap, int bins, KvPart
   for (const auto& layer : cap.layers) parts.emplace_back(part_tensor(layer, part).data);
 
   std::vector<std::pair<double, double>> ranges(L);
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (size_t l = 0; l < L; ++l) ranges[l] = finite_min_max(parts[l]);
+  parallel_for(static_cast<int64_t>(L), worth_threads(cap), [&](int64_t l) {
+    ranges[static_cast<size_t>(l)] = finite_min_max(parts[static_cast<size_t>(l)]);
+  });
   double mn = std::numeric_limits<double>::infinity(), mx = -mn;
   for (const auto& [a, b] : ranges) {
     mn = std::min(mn, a);
@@ -214,13 +262,13 @@ PartDistribution part_distribution(const capture::Capture& cap, int bins, KvPart
   // One bucket map for all layers, so their counts add up to the overall counts.
   const RankSelector sel(mn, mx);
   std::vector<std::vector<int64_t>> counts(L);
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (size_t l = 0; l < L; ++l) {
+  parallel_for(static_cast<int64_t>(L), worth_threads(cap), [&](int64_t i) {
+    const auto l = static_cast<size_t>(i);
     d.per_layer[l] = empty_histogram(bins, lo, hi);  // valid: same arguments as `overall`
     accumulate(d.per_layer[l], parts[l]);
     sel.count(parts[l], counts[l]);
     d.per_layer_percentiles[l] = sel.select(std::span(&parts[l], 1), counts[l], q);
-  }
+  });
   // Every value lies inside the overall range, so the overall counts are the layers' sums.
   std::vector<int64_t> all(RankSelector::kBuckets, 0);
   for (size_t l = 0; l < L; ++l) {

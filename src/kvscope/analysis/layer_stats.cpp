@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kvscope/analysis/parallel.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::analysis {
@@ -105,15 +106,14 @@ std::vector<LayerStats> layer_stats(const capture::Capture& cap, const LayerStat
         fmt::format("layer statistics: sparsity threshold {} is not a finite number >= 0",
                     options.sparsity.threshold));
   std::vector<LayerStats> out(static_cast<size_t>(cap.n_layer));
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (int l = 0; l < cap.n_layer; ++l) {
+  parallel_for(cap.n_layer, worth_threads(cap), [&](int64_t l) {
     const auto& layer = cap.layers[static_cast<size_t>(l)];
     const Tensor& k = part_tensor(layer, options.key_part);
     auto& o = out[static_cast<size_t>(l)];
     o.key = tensor_stats(k, options.sparsity);
     o.value = tensor_stats(layer.v, options.sparsity);
     o.kv_correlation = pearson_correlation(k, layer.v);  // same shape: checked above
-  }
+  });
   return out;
 }
 

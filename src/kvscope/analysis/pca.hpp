@@ -21,8 +21,9 @@ struct PcaResult {
   std::vector<double> explained_variance_ratio;  // [k] share of the total variance; 0 if none
 };
 
-// PCA of the rows of x [N, dim] via a thin SVD of the centred rows (in double), keeping the
-// top k components. BadInput unless x has rank 2, is finite and 1 <= k <= min(N, dim).
+// PCA of the rows of x [N, dim], keeping the top k components: the same result as a thin SVD
+// of the centred rows, computed (in double) as the top k eigenpairs of the smaller of X^T X and
+// X X^T (top_eigen.hpp). BadInput unless x has rank 2, is finite and 1 <= k <= min(N, dim).
 PcaResult pca(const Tensor& x, int k);
 
 // [S, KH * D] each token's vector in layer `layer`: its KH head vectors concatenated.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kvscope/analysis/parallel.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::analysis {
@@ -130,30 +131,52 @@ Tensor quantize_dequantize(const Tensor& x, int bits, QuantGrouping g) {
 
 namespace {
 
-// Adds the squared error of one row of D entries at one bit width to sq and its largest |error|
-// into mx. Parameters are per entry (PerChannel) or one set for the whole row. Same arithmetic
-// as Codec, written so the compiler can vectorize it.
-template <bool kPerEntry>
-void row_error(const float* x, int64_t D, const double* lo, const double* step, const double* div,
-               double levels, double& sq, double& mx) {
-  double s = 0, m = 0;
-#pragma omp simd reduction(+ : s) reduction(max : m)
-  for (int64_t c = 0; c < D; ++c) {
-    const int64_t k = kPerEntry ? c : 0;
-    double q = std::nearbyint((x[c] - lo[k]) / div[k]);
-    q = q < 0.0 ? 0.0 : (q > levels ? levels : q);
-    const double e = x[c] - (lo[k] + q * step[k]);
-    s += e * e;
-    m = std::max(m, std::fabs(e));
+// Adds the squared errors of columns [c0, c0 + W) of one head x [S, D] at one bit width to sq
+// and their largest |error| into mx. The codec parameters are indexed by row (PerToken), by
+// column (PerChannel) or are one set (PerTensor). Walking down W columns keeps the W running
+// sums and maxima in registers; they are reduced once per block. Codec's arithmetic, written so
+// the compiler can vectorize it, and with the division by the step replaced by a product with
+// its inverse (a division costs several times more): the code can then differ only where
+// (x - lo) / step is within an ulp of a half-integer, where either neighbour is equally near
+// and the error's magnitude is the same to rounding.
+template <QuantGrouping G, int W>
+void block_error(const float* x, int64_t S, int64_t D, int64_t c0, const double* lo,
+                 const double* step, const double* inv, double levels, double& sq, double& mx) {
+  double s[W] = {}, m[W] = {};
+  for (int64_t i = 0; i < S; ++i) {
+    const float* row = x + i * D + c0;
+#pragma omp simd
+    for (int c = 0; c < W; ++c) {
+      const int64_t k =
+          G == QuantGrouping::PerToken ? i : (G == QuantGrouping::PerChannel ? c0 + c : 0);
+      double q = std::nearbyint((row[c] - lo[k]) * inv[k]);
+      q = q < 0.0 ? 0.0 : (q > levels ? levels : q);
+      const double e = row[c] - (lo[k] + q * step[k]);
+      const double a = std::fabs(e);
+      s[c] += e * e;
+      m[c] = m[c] > a ? m[c] : a;
+    }
   }
-  sq += s;
-  mx = std::max(mx, m);
+  for (int c = 0; c < W; ++c) {
+    sq += s[c];
+    mx = std::max(mx, m[c]);
+  }
+}
+
+template <QuantGrouping G>
+void head_error(const float* x, int64_t S, int64_t D, const double* lo, const double* step,
+                const double* inv, double levels, double& sq, double& mx) {
+  constexpr int kWidth = 8;
+  int64_t c0 = 0;
+  for (; c0 + kWidth <= D; c0 += kWidth)
+    block_error<G, kWidth>(x, S, D, c0, lo, step, inv, levels, sq, mx);
+  for (; c0 < D; ++c0) block_error<G, 1>(x, S, D, c0, lo, step, inv, levels, sq, mx);
 }
 
 std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, QuantGrouping g) {
   const size_t nb = bits.size();
   const int64_t A = x.dim(0), S = x.dim(1), D = x.dim(2);
-  std::vector<double> sq(nb, 0.0), mx(nb, 0.0), levels(nb);
+  std::vector<double> levels(nb), sq(nb, 0.0), mx(nb, 0.0);
   for (size_t b = 0; b < nb; ++b) levels[b] = levels_of(bits[b]);
   double norm2 = 0;
   const float* p = x.ptr();
@@ -161,17 +184,21 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
 #pragma omp simd reduction(+ : norm2)
   for (int64_t i = 0; i < n; ++i) norm2 += static_cast<double>(p[i]) * p[i];
 
-  // Codec parameters: lo [D], and step and div [nb][D]; only entry 0 used unless PerChannel.
-  std::vector<double> lo(static_cast<size_t>(D)), step(nb * D), div(nb * D);
-  auto set = [&](size_t b, int64_t c, double l, double h) {
-    const Codec codec(l, h, levels[b]);
-    lo[static_cast<size_t>(c)] = codec.lo;
-    step[b * D + c] = codec.step;
-    div[b * D + c] = codec.div;
+  // Codec parameters of one head: lo [P], and step and 1 / div [nb][P], with P groups: S
+  // (PerToken), D (PerChannel) or 1 (PerTensor).
+  const int64_t P = g == QuantGrouping::PerToken ? S : (g == QuantGrouping::PerChannel ? D : 1);
+  std::vector<double> lo(static_cast<size_t>(P)), step(nb * P), inv(nb * P);
+  auto set = [&](int64_t k, double l, double h) {
+    for (size_t b = 0; b < nb; ++b) {
+      const Codec codec(l, h, levels[b]);
+      lo[static_cast<size_t>(k)] = codec.lo;
+      step[b * P + k] = codec.step;
+      inv[b * P + k] = 1.0 / codec.div;
+    }
   };
   if (n > 0 && g == QuantGrouping::PerTensor) {
     const auto [mn, mxv] = min_max(x.ptr(), x.numel());
-    for (size_t b = 0; b < nb; ++b) set(b, 0, mn, mxv);
+    set(0, mn, mxv);
   }
   std::vector<float> cmin(static_cast<size_t>(D)), cmax(static_cast<size_t>(D));
   for (int64_t a = 0; a < A && S > 0; ++a) {
@@ -184,20 +211,29 @@ std::vector<QuantError> errors_for(const Tensor& x, std::span<const int> bits, Q
           cmin[c] = std::min(cmin[c], head[i * D + c]);
           cmax[c] = std::max(cmax[c], head[i * D + c]);
         }
-      for (size_t b = 0; b < nb; ++b)
-        for (int64_t c = 0; c < D; ++c) set(b, c, cmin[c], cmax[c]);
-    }
-    for (int64_t i = 0; i < S; ++i) {
-      const float* row = head + i * D;
-      if (g == QuantGrouping::PerToken) {
-        const auto [mn, mxv] = min_max(row, D);
-        for (size_t b = 0; b < nb; ++b) set(b, 0, mn, mxv);
+      for (int64_t c = 0; c < D; ++c) set(c, cmin[c], cmax[c]);
+    } else if (g == QuantGrouping::PerToken) {
+      for (int64_t i = 0; i < S; ++i) {
+        const auto [mn, mxv] = min_max(head + i * D, D);
+        set(i, mn, mxv);
       }
-      for (size_t b = 0; b < nb; ++b) {
-        if (g == QuantGrouping::PerChannel)
-          row_error<true>(row, D, lo.data(), &step[b * D], &div[b * D], levels[b], sq[b], mx[b]);
-        else
-          row_error<false>(row, D, lo.data(), &step[b * D], &div[b * D], levels[b], sq[b], mx[b]);
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      const double* st = &step[b * P];
+      const double* iv = &inv[b * P];
+      switch (g) {
+        case QuantGrouping::PerTensor:
+          head_error<QuantGrouping::PerTensor>(head, S, D, lo.data(), st, iv, levels[b], sq[b],
+                                               mx[b]);
+          break;
+        case QuantGrouping::PerToken:
+          head_error<QuantGrouping::PerToken>(head, S, D, lo.data(), st, iv, levels[b], sq[b],
+                                              mx[b]);
+          break;
+        case QuantGrouping::PerChannel:
+          head_error<QuantGrouping::PerChannel>(head, S, D, lo.data(), st, iv, levels[b], sq[b],
+                                                mx[b]);
+          break;
       }
     }
   }
@@ -236,8 +272,7 @@ std::vector<QuantErrorCurve> quantization_errors(const capture::Capture& cap,
     }
   // One task per (layer, part, grouping); each covers every bit width in one sweep.
   const int64_t tasks = static_cast<int64_t>(L * 2 * ng);
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (int64_t t = 0; t < tasks; ++t) {
+  parallel_for(tasks, worth_threads(cap), [&](int64_t t) {
     const size_t l = static_cast<size_t>(t) / (2 * ng);
     const bool is_key = (static_cast<size_t>(t) / ng) % 2 == 0;
     const size_t gi = static_cast<size_t>(t) % ng;
@@ -246,7 +281,7 @@ std::vector<QuantErrorCurve> quantization_errors(const capture::Capture& cap,
     const std::vector<QuantError> errs = errors_for(x, bits, groupings[gi]);
     for (size_t b = 0; b < nb; ++b)
       (is_key ? curves[gi * nb + b].key : curves[gi * nb + b].value)[l] = errs[b];
-  }
+  });
   return curves;
 }
 

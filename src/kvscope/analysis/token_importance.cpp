@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "kvscope/analysis/parallel.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::analysis {
@@ -47,11 +48,11 @@ TokenMagnitudes token_magnitudes(const capture::Capture& cap, KvPart key_part) {
   // Per-layer partial sums keep the parallel loop free of shared writes.
   std::vector<std::vector<double>> kpart(L, std::vector<double>(static_cast<size_t>(S))),
       vpart(L, std::vector<double>(static_cast<size_t>(S)));
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (size_t l = 0; l < L; ++l) {
+  parallel_for(static_cast<int64_t>(L), worth_threads(cap), [&](int64_t i) {
+    const auto l = static_cast<size_t>(i);
     add_norms(part_tensor(cap.layers[l], key_part), KH, S, D, kpart[l]);
     add_norms(cap.layers[l].v, KH, S, D, vpart[l]);
-  }
+  });
   TokenMagnitudes m;
   m.key.assign(static_cast<size_t>(S), 0.0);
   m.value.assign(static_cast<size_t>(S), 0.0);
@@ -95,16 +96,15 @@ std::vector<double> token_importance(const capture::Capture& cap,
   const size_t L = static_cast<size_t>(cap.n_layer);
   const int64_t H = cap.n_head;
   std::vector<std::vector<double>> part(L, std::vector<double>(static_cast<size_t>(S)));
-#pragma omp parallel for schedule(dynamic) if (worth_threads(cap))
-  for (size_t l = 0; l < L; ++l) {
-    const float* p = cap.layers[l].pattern.ptr();
-    auto& acc = part[l];
+  parallel_for(static_cast<int64_t>(L), worth_threads(cap), [&](int64_t l) {
+    const float* p = cap.layers[static_cast<size_t>(l)].pattern.ptr();
+    auto& acc = part[static_cast<size_t>(l)];
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < S; ++i) {
         const float* row = p + (h * S + i) * S;
         for (int64_t j = 0; j <= i; ++j) acc[static_cast<size_t>(j)] += row[j];
       }
-  }
+  });
   std::vector<double> out(static_cast<size_t>(S), 0.0);
   for (size_t l = 0; l < L; ++l)
     for (size_t j = 0; j < out.size(); ++j) out[j] += part[l][j];

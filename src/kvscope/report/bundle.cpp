@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <exception>
+
 #include "kvscope/analysis/cache_size.hpp"
 #include "kvscope/error.hpp"
 
@@ -61,19 +63,58 @@ Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
   b.attn_heads = resolve_indices(opt.attn_heads, cap.n_head, "--heads entry");
   b.pca_layers = opt.pca_layers.empty() ? std::vector<int>{0, L / 2, L - 1} : opt.pca_layers;
   if (L < 3) b.pca_layers = resolve_indices({}, L, "");
-  b.stats = analysis::layer_stats(cap, {.sparsity = opt.sparsity});
-  b.distribution = analysis::value_distribution(cap, opt.histogram_bins);
-  for (int l : b.pca_layers) {
-    b.pca_keys.push_back(analysis::pca_by_position(cap, l, analysis::KvPart::Key));
-    b.pca_values.push_back(analysis::pca_by_position(cap, l, analysis::KvPart::Value));
+
+  // The analyses are independent: each runs as a task of one parallel region, and the loops
+  // inside them (analysis::parallel_for) add their items to the same threads as tasks. A
+  // failure is kept per job, and the first in the order they used to run one after another is
+  // rethrown once all have finished, so the error does not depend on timing.
+  const size_t P = b.pca_layers.size();
+  b.pca_keys.resize(P);
+  b.pca_values.resize(P);
+  const size_t kStats = 0, kDistribution = 1, kPca = 2, kHeads = kPca + 2 * P, kQuant = kHeads + 1,
+               kTokens = kHeads + 2;
+  std::vector<std::exception_ptr> errors(kTokens + 1);
+  auto guarded = [&errors](size_t job, const auto& fn) {
+    try {
+      fn();
+    } catch (...) {
+      errors[job] = std::current_exception();
+    }
+  };
+#pragma omp parallel if (analysis::worth_threads(cap))
+#pragma omp single
+  {
+    // Longest first, so that the short ones fill in around them.
+#pragma omp task
+    guarded(kDistribution,
+            [&] { b.distribution = analysis::value_distribution(cap, opt.histogram_bins); });
+#pragma omp task
+    guarded(kQuant, [&] { b.quant = analysis::quantization_errors(cap); });
+    for (size_t i = 0; i < 2 * P; ++i) {
+#pragma omp task firstprivate(i)
+      guarded(kPca + i, [&] {
+        const int l = b.pca_layers[i / 2];
+        if (i % 2 == 0)
+          b.pca_keys[i / 2] = analysis::pca_by_position(cap, l, analysis::KvPart::Key);
+        else
+          b.pca_values[i / 2] = analysis::pca_by_position(cap, l, analysis::KvPart::Value);
+      });
+    }
+#pragma omp task
+    guarded(kHeads, [&] { b.heads = analysis::head_specialization(cap, b.layer); });
+#pragma omp task
+    guarded(kStats, [&] { b.stats = analysis::layer_stats(cap, {.sparsity = opt.sparsity}); });
+#pragma omp task
+    guarded(kTokens, [&] {
+      b.magnitudes = analysis::token_magnitudes(cap);
+      b.importance = analysis::token_importance(cap, opt.importance);
+      b.ranking = analysis::rank_tokens(b.importance, cap.token_strings, opt.tokens_listed);
+      b.categories = analysis::classify_tokens(cap, special_ids);
+      b.category_groups = analysis::group_by_category(b.categories, b.magnitudes);
+    });
   }
-  b.heads = analysis::head_specialization(cap, b.layer);
-  b.quant = analysis::quantization_errors(cap);
-  b.magnitudes = analysis::token_magnitudes(cap);
-  b.importance = analysis::token_importance(cap, opt.importance);
-  b.ranking = analysis::rank_tokens(b.importance, cap.token_strings, opt.tokens_listed);
-  b.categories = analysis::classify_tokens(cap, special_ids);
-  b.category_groups = analysis::group_by_category(b.categories, b.magnitudes);
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   if (trace)
     b.cache_bytes_per_step =
         analysis::kv_cache_bytes_per_step(cap.n_layer, cap.n_kv_head, cap.head_dim, cap.seq_len(),
