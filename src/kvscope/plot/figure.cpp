@@ -11,6 +11,7 @@
 #include "kvscope/error.hpp"
 #include "kvscope/plot/atomic_file.hpp"
 #include "kvscope/plot/layout_engine.hpp"
+#include "kvscope/plot/png_writer.hpp"
 #include "kvscope/plot/renderer.hpp"
 #include "kvscope/plot/text_engine.hpp"
 
@@ -168,9 +169,7 @@ void Figure::save(const std::string& path, double scale) const {
     cairo_destroy(cr);
     try {
       check(st, path);
-      detail::AtomicFile file(path);
-      check(cairo_surface_write_to_png_stream(surf, write_to_file, &file), path);
-      file.commit();
+      detail::write_png(surf, path);
     } catch (...) {
       cairo_surface_destroy(surf);
       throw;
