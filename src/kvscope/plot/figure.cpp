@@ -141,6 +141,12 @@ Layout Figure::layout() const {
   return out;
 }
 
+void prepare_fonts(const FigureStyle& style) {
+  detail::TextEngine te(style.font_family);
+  te.measure("0 Ag", {});
+  te.measure("0 Ag", {.bold = true});
+}
+
 void Figure::save(const std::string& path, double scale) const {
   const std::string ext = lower_extension(path);
   if (ext != ".png" && ext != ".svg" && ext != ".pdf") {
