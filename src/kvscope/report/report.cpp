@@ -80,37 +80,39 @@ std::vector<std::string> write_report(const capture::Capture& cap, const Bundle&
     const char* stem;
     Draw draw;
     bool needs_attention;
+    bool heavy;  // one of the slowest to draw (most pixels or marks): started first
   };
-  // Biggest first (kv_cache_layers holds the most pixels), so that the last figure to
-  // finish is a small one.
   const Item figures[] = {
-      {"kv_cache_layers", draw_kv_cache_layers, false},
-      {"kv_cache_statistics", draw_kv_cache_statistics, false},
-      {"kv_value_distribution", draw_kv_value_distribution, false},
-      {"kv_pca_by_position", draw_kv_pca_by_position, false},
-      {"head_specialization", draw_head_specialization, false},
-      {"kv_quantization_error", draw_kv_quantization_error, false},
-      {"low_importance_tokens", draw_low_importance_tokens, false},
-      {"token_importance_comparison", draw_token_importance_comparison, false},
-      {"token_magnitude_distributions", draw_token_magnitude_distributions, false},
-      {"token_magnitudes", draw_token_magnitudes, false},
-      {"token_key_value_scatter", draw_token_key_value_scatter, false},
-      {"attention_patterns", draw_attention_patterns, true},
-      {"kv_cache_details", draw_kv_cache_details, false},
+      {"kv_cache_layers", draw_kv_cache_layers, false, true},
+      {"kv_cache_statistics", draw_kv_cache_statistics, false, false},
+      {"kv_value_distribution", draw_kv_value_distribution, false, false},
+      {"kv_pca_by_position", draw_kv_pca_by_position, false, true},
+      {"head_specialization", draw_head_specialization, false, false},
+      {"kv_quantization_error", draw_kv_quantization_error, false, false},
+      {"low_importance_tokens", draw_low_importance_tokens, false, false},
+      {"token_importance_comparison", draw_token_importance_comparison, false, false},
+      {"token_magnitude_distributions", draw_token_magnitude_distributions, false, false},
+      {"token_magnitudes", draw_token_magnitudes, false, true},
+      {"token_key_value_scatter", draw_token_key_value_scatter, false, false},
+      {"attention_patterns", draw_attention_patterns, true, true},
+      {"kv_cache_details", draw_kv_cache_details, false, true},
   };
   const bool with_generation = trace != nullptr && !trace->steps.empty();
   auto path_of = [&](const std::string& file) { return (fs::path(opt.out_dir) / file).string(); };
 
   // The figures are independent of each other: they are drawn on a few threads, each into
   // its own surface, and each file appears atomically. Progress calls are serialised, and
-  // `done` (figures finished) only grows.
+  // `done` (figures finished) only grows. The heavy figures start first, so that the last to
+  // finish is a light one and the threads run out of work at about the same time; `written`
+  // keeps the list's order.
   std::vector<std::string> written;
-  std::vector<std::function<void()>> jobs;
+  std::vector<std::function<void()>> heavy, light;
   std::mutex progress_mutex;
   int done = 0, total = 0;
-  auto figure_job = [&](const std::string& file, std::function<void(const std::string&)> draw) {
+  auto figure_job = [&](const std::string& file, bool is_heavy,
+                        std::function<void(const std::string&)> draw) {
     written.push_back(path_of(file));
-    jobs.push_back([&, file, path = written.back(), draw = std::move(draw)] {
+    (is_heavy ? heavy : light).push_back([&, file, path = written.back(), draw = std::move(draw)] {
       {
         std::lock_guard lock(progress_mutex);
         if (progress) progress(file, done, total);
@@ -122,12 +124,14 @@ std::vector<std::string> write_report(const capture::Capture& cap, const Bundle&
   };
   for (const Item& f : figures) {
     if (f.needs_attention && !cap.has_attention()) continue;
-    figure_job(fmt::format("{}.{}", f.stem, opt.ext),
+    figure_job(fmt::format("{}.{}", f.stem, opt.ext), f.heavy,
                [&, draw = f.draw](const std::string& path) { draw(cap, b, opt, path); });
   }
   if (with_generation)
-    figure_job(fmt::format("generation.{}", opt.ext),
+    figure_job(fmt::format("generation.{}", opt.ext), false,
                [&](const std::string& path) { draw_generation(cap, b, *trace, opt, path); });
+  std::vector<std::function<void()>> jobs = std::move(heavy);
+  for (auto& j : light) jobs.push_back(std::move(j));
   total = static_cast<int>(jobs.size()) + 3;
 
   plot::prepare_fonts();
