@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "kvscope/error.hpp"
@@ -110,6 +111,52 @@ int hex_digit(char c) {
   return -1;
 }
 
+struct Extremes {
+  float lo, hi, minpos;  // min and max of the finite values, smallest positive; +-inf if none
+};
+
+// One pass over a heatmap's values (millions for a report), in independent lanes that the
+// compiler turns into vector instructions: a value that is not finite (or not positive, for
+// minpos) is replaced by the neutral element. The result is what a plain scan in order gives,
+// down to the sign of a zero extreme (the first zero in the data).
+Extremes finite_extremes(std::span<const float> data) {
+  constexpr int kLanes = 16;
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  float lo[kLanes], hi[kLanes], mp[kLanes];
+  std::fill_n(lo, kLanes, kInf);
+  std::fill_n(hi, kLanes, -kInf);
+  std::fill_n(mp, kLanes, kInf);
+  auto take = [&lo, &hi, &mp](int k, float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    // Exponent bits all set: infinite or NaN. (A test on the bits, unlike isfinite() or a
+    // comparison, leaves the loop free of branches, so it vectorises.)
+    const bool finite = (bits & 0x7f800000u) != 0x7f800000u;
+    const float l = finite ? v : kInf, h = finite ? v : -kInf;
+    const float q = finite && v > 0 ? v : kInf;
+    lo[k] = l < lo[k] ? l : lo[k];
+    hi[k] = h > hi[k] ? h : hi[k];
+    mp[k] = q < mp[k] ? q : mp[k];
+  };
+  const size_t n = data.size(), whole = n / kLanes * kLanes;
+  for (size_t i = 0; i < whole; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) take(k, data[i + static_cast<size_t>(k)]);
+  for (size_t i = whole; i < n; ++i) take(static_cast<int>(i - whole), data[i]);
+  Extremes e{kInf, -kInf, kInf};
+  for (int k = 0; k < kLanes; ++k) {
+    e.lo = lo[k] < e.lo ? lo[k] : e.lo;
+    e.hi = hi[k] > e.hi ? hi[k] : e.hi;
+    e.minpos = mp[k] < e.minpos ? mp[k] : e.minpos;
+  }
+  // An extreme of zero is the first zero met in order (no value below it came earlier).
+  if (e.lo == 0 || e.hi == 0) {
+    const float z = *std::find(data.begin(), data.end(), 0.0f);
+    if (e.lo == 0) e.lo = z;
+    if (e.hi == 0) e.hi = z;
+  }
+  return e;
+}
+
 }  // namespace
 
 Color Color::hex(std::string_view s) {
@@ -196,14 +243,9 @@ Norm Norm::resolve(std::span<const float> data) const {
     throw BadInput("log norm: bounds [" + std::to_string(vmin) + ", " + std::to_string(vmax) +
                    "] must be > 0");
   }
-  double lo = INFINITY, hi = -INFINITY, absmax = 0, minpos = INFINITY;
-  for (float v : data) {
-    if (!std::isfinite(v)) continue;
-    lo = std::min(lo, double(v));
-    hi = std::max(hi, double(v));
-    absmax = std::max(absmax, std::fabs(double(v)));
-    if (v > 0) minpos = std::min(minpos, double(v));
-  }
+  const Extremes e = finite_extremes(data);
+  const double lo = e.lo, hi = e.hi, minpos = e.minpos;
+  const double absmax = std::isfinite(lo) ? std::max(std::fabs(lo), std::fabs(hi)) : 0;
   if (kind == Kind::symmetric) {
     double h = std::max(std::fabs(n.vmin), std::fabs(n.vmax));
     if (std::isnan(h)) h = absmax;

@@ -11,6 +11,7 @@
 #include "kvscope/error.hpp"
 #include "kvscope/plot/atomic_file.hpp"
 #include "kvscope/plot/layout_engine.hpp"
+#include "kvscope/plot/png_writer.hpp"
 #include "kvscope/plot/renderer.hpp"
 #include "kvscope/plot/text_engine.hpp"
 
@@ -140,6 +141,12 @@ Layout Figure::layout() const {
   return out;
 }
 
+void prepare_fonts(const FigureStyle& style) {
+  detail::TextEngine te(style.font_family);
+  te.measure("0 Ag", {});
+  te.measure("0 Ag", {.bold = true});
+}
+
 void Figure::save(const std::string& path, double scale) const {
   const std::string ext = lower_extension(path);
   if (ext != ".png" && ext != ".svg" && ext != ".pdf") {
@@ -168,9 +175,7 @@ void Figure::save(const std::string& path, double scale) const {
     cairo_destroy(cr);
     try {
       check(st, path);
-      detail::AtomicFile file(path);
-      check(cairo_surface_write_to_png_stream(surf, write_to_file, &file), path);
-      file.commit();
+      detail::write_png(surf, path);
     } catch (...) {
       cairo_surface_destroy(surf);
       throw;

@@ -131,4 +131,10 @@ class Figure {
   std::vector<Slot> axes_;
 };
 
+// Figures may be built and saved on several threads at once, each Figure used by one thread
+// (text goes through a font map per thread). Call this once on the main thread before
+// starting them: it loads the font configuration (fontconfig) and the default fonts, so that
+// the threads do not race to load them.
+void prepare_fonts(const FigureStyle& style = {});
+
 }  // namespace kvscope::plot

@@ -41,15 +41,43 @@ Tensor max_pool(std::span<const float> x, int64_t rows, int64_t cols, int block)
                    std::to_string(x.size()) + " values");
   const int64_t r2 = (rows + block - 1) / block, c2 = (cols + block - 1) / block;
   Tensor out({r2, c2});
-  std::fill(out.data.begin(), out.data.end(), std::numeric_limits<float>::quiet_NaN());
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* src = x.data() + r * cols;
-    float* dst = out.ptr() + (r / block) * c2;
-    for (int64_t c = 0; c < cols; ++c) {
-      float v = src[c];
-      float& d = dst[c / block];
-      // NaN compares false, so a NaN source never wins and a NaN destination is replaced.
-      if (!(d >= v) && !std::isnan(v)) d = v;
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  // Per band of `block` rows: first each column's maximum over the band (a loop the
+  // compiler vectorises), then the maximum of those across each tile. `v > m ? v : m` skips a
+  // NaN v, since the comparison is false; a tile that held only NaN ends as NaN.
+  std::vector<float> col_max(static_cast<size_t>(cols));
+  std::vector<int32_t> col_seen(static_cast<size_t>(cols));  // 1: the column had a number
+  auto first_zero = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c)
+        if (const float v = x[static_cast<size_t>(r * cols + c)]; v == 0) return v;
+    return 0.0f;
+  };
+  for (int64_t R = 0; R < r2; ++R) {
+    const int64_t r0 = R * block, r1 = std::min(rows, r0 + block);
+    std::fill(col_max.begin(), col_max.end(), -std::numeric_limits<float>::infinity());
+    std::fill(col_seen.begin(), col_seen.end(), 0);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = x.data() + r * cols;
+      for (size_t c = 0; c < static_cast<size_t>(cols); ++c) {
+        const float v = src[c];
+        col_max[c] = v > col_max[c] ? v : col_max[c];
+        col_seen[c] |= v == v;
+      }
+    }
+    float* dst = out.ptr() + R * c2;
+    for (int64_t j = 0; j < c2; ++j) {
+      const int64_t c0 = j * block, c1 = std::min(cols, c0 + block);
+      float m = -std::numeric_limits<float>::infinity();
+      int32_t seen = 0;
+      for (int64_t c = c0; c < c1; ++c) {
+        m = col_max[static_cast<size_t>(c)] > m ? col_max[static_cast<size_t>(c)] : m;
+        seen |= col_seen[static_cast<size_t>(c)];
+      }
+      // A zero maximum keeps the sign of the tile's first zero in row-major order, as one
+      // scan of the tile in that order would give.
+      if (m == 0) m = first_zero(r0, r1, c0, c1);
+      dst[j] = seen ? m : kNaN;
     }
   }
   return out;
