@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-  libopenblas-openmp-dev libeigen3-dev nlohmann-json3-dev libpcre2-dev libcairo2-dev libpango1.0-dev libglib2.0-dev
+  libopenblas-openmp-dev libeigen3-dev nlohmann-json3-dev libpcre2-dev libcairo2-dev libpango1.0-dev libglib2.0-dev zlib1g-dev
   libcli11-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji python3
 )
