@@ -18,6 +18,7 @@ namespace kvscope::analysis {
 // when `worth` (see worth_threads) or when already inside a parallel region.
 template <typename Body>
 void parallel_for(int64_t n, bool worth, const Body& body) {
+  if (n <= 0) return;
   std::exception_ptr error;
   auto run = [&](int64_t i) {
     try {
@@ -30,8 +31,10 @@ void parallel_for(int64_t n, bool worth, const Body& body) {
   if (omp_in_parallel()) {
     // The taskloop's implicit taskgroup waits for every item; while it waits, this thread
     // runs other tasks (of this loop or of another analysis).
+    // (An unsigned index: clang's taskloop compares it with an unsigned count and warns.)
+    const auto count = static_cast<uint64_t>(n);
 #pragma omp taskloop grainsize(1) shared(run)
-    for (int64_t i = 0; i < n; ++i) run(i);
+    for (uint64_t i = 0; i < count; ++i) run(static_cast<int64_t>(i));
   } else {
 #pragma omp parallel for schedule(dynamic) if (worth && n > 1)
     for (int64_t i = 0; i < n; ++i) run(i);
