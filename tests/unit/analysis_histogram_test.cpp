@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
+#include <vector>
 
 #include "analysis_fixture.hpp"
 #include "kvscope/analysis/histogram.hpp"
@@ -115,6 +117,59 @@ TEST(AnalysisHistogram, PercentilesOfConstantDataAreThatConstant) {
   const std::vector<float> x(10, -1.25f);
   const auto p = percentiles(x, kDefaultPercentiles);
   for (double v : p) EXPECT_DOUBLE_EQ(v, -1.25);
+}
+
+// Many values (several of the chunks the binning loops work in, and a partial one) with NaN,
+// infinities, values outside the range and values exactly on bin edges, against numpy's
+// rules written the plain way: searchsorted on the edges, and sorting for percentiles.
+TEST(AnalysisHistogram, LongInputsWithEdgesAndNonFiniteValuesMatchThePlainRules) {
+  std::mt19937_64 gen(17);
+  const int bins = 37;
+  const double lo = -2.0, hi = 3.0;
+  std::vector<float> x;
+  for (int i = 0; i < 5000; ++i) {
+    const double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;
+    if (i % 97 == 0)
+      x.push_back(std::numeric_limits<float>::quiet_NaN());
+    else if (i % 89 == 0)
+      x.push_back((i % 2 ? 1 : -1) * std::numeric_limits<float>::infinity());
+    else if (i % 13 == 0)  // on an edge, as far as float allows
+      x.push_back(static_cast<float>(lo + (hi - lo) * static_cast<double>(i % (bins + 1)) / bins));
+    else
+      x.push_back(static_cast<float>(-3.0 + 7.0 * u));  // some outside [lo, hi]
+  }
+  const Histogram h = histogram(x, bins, lo, hi);
+  std::vector<int64_t> counts(bins, 0);
+  int64_t outside = 0, non_finite = 0;
+  std::vector<float> finite;
+  for (float f : x) {
+    if (!std::isfinite(f)) {
+      ++non_finite;
+      continue;
+    }
+    finite.push_back(f);
+    const double v = f;
+    if (v < lo || v > hi) {
+      ++outside;
+      continue;
+    }
+    auto b = std::upper_bound(h.edges.begin(), h.edges.end(), v) - h.edges.begin() - 1;
+    if (b == bins) b = bins - 1;  // v == hi
+    ++counts[static_cast<size_t>(b)];
+  }
+  EXPECT_EQ(h.counts, counts);
+  EXPECT_EQ(h.outside, outside);
+  EXPECT_EQ(h.non_finite, non_finite);
+
+  const std::vector<double> q = {0, 0.1, 1, 25, 50, 99.9, 100};
+  const std::vector<double> got = percentiles(x, q);
+  std::sort(finite.begin(), finite.end());
+  for (size_t w = 0; w < q.size(); ++w) {
+    const double pos = static_cast<double>(finite.size() - 1) * q[w] / 100.0;
+    const auto r = static_cast<size_t>(pos);
+    const double a = finite[r], b = finite[std::min(r + 1, finite.size() - 1)];
+    EXPECT_NEAR(got[w], a + (b - a) * (pos - static_cast<double>(r)), 1e-12) << q[w];
+  }
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+
 #include "analysis_fixture.hpp"
 #include "kvscope/analysis/quantization.hpp"
 #include "kvscope/error.hpp"
@@ -87,6 +91,68 @@ TEST(AnalysisQuantization, RejectsBadBitWidthsAndRanks) {
   EXPECT_THROW(quantize_dequantize(Tensor({4}), 4, QuantGrouping::PerTensor), BadInput);
   const int bits[] = {4, 40};
   EXPECT_THROW(quantization_errors(synthetic_capture(), bits), BadInput);
+}
+
+// The scheme of quantization.hpp written the plain way: every group's (lo, hi), then each entry
+// quantized and compared in double.
+QuantError plain_error(const Tensor& x, int bits, QuantGrouping g) {
+  const int64_t A = x.dim(0), S = x.dim(1), D = x.dim(2);
+  const double levels = (1 << bits) - 1;
+  auto group_of = [&](int64_t a, int64_t i, int64_t c) -> int64_t {
+    switch (g) {
+      case QuantGrouping::PerTensor:
+        return 0;
+      case QuantGrouping::PerToken:
+        return a * S + i;
+      case QuantGrouping::PerChannel:
+        return a * D + c;
+    }
+    return 0;
+  };
+  std::vector<double> lo(static_cast<size_t>(A * S * D), 1e300), hi(lo.size(), -1e300);
+  for (int64_t a = 0; a < A; ++a)
+    for (int64_t i = 0; i < S; ++i)
+      for (int64_t c = 0; c < D; ++c) {
+        const auto k = static_cast<size_t>(group_of(a, i, c));
+        lo[k] = std::min(lo[k], static_cast<double>(x.at(a, i, c)));
+        hi[k] = std::max(hi[k], static_cast<double>(x.at(a, i, c)));
+      }
+  double sq = 0, norm2 = 0;
+  QuantError e;
+  for (int64_t a = 0; a < A; ++a)
+    for (int64_t i = 0; i < S; ++i)
+      for (int64_t c = 0; c < D; ++c) {
+        const auto k = static_cast<size_t>(group_of(a, i, c));
+        const double v = x.at(a, i, c), step = (hi[k] - lo[k]) / levels;
+        const double q =
+            step > 0 ? std::clamp(std::nearbyint((v - lo[k]) / step), 0.0, levels) : 0.0;
+        const double err = v - (lo[k] + q * step);
+        sq += err * err;
+        norm2 += v * v;
+        e.max_abs_error = std::max(e.max_abs_error, std::fabs(err));
+      }
+  e.relative_mse = sq / norm2;
+  return e;
+}
+
+TEST(AnalysisQuantization, ErrorsMatchThePlainSchemeForAnyHeadDim) {
+  // Head dims that are not a multiple of the 8 columns the error loop takes at a time.
+  std::mt19937_64 gen(5);
+  for (int64_t D : {1, 7, 13, 16, 21}) {
+    Tensor x({3, 40, D});
+    for (float& v : x.data)
+      v = static_cast<float>((static_cast<double>(gen() >> 11) * 0x1.0p-53 - 0.3) * 4.0);
+    x.at(1, 7, D - 1) = 25.0f;  // an outlier in the last column
+    for (QuantGrouping g : kAllGroupings)
+      for (int bits : {8, 3, 1}) {
+        const QuantError got = quantization_error(x, bits, g);
+        const QuantError want = plain_error(x, bits, g);
+        const std::string what = "D " + std::to_string(D) + " " + std::string(grouping_name(g)) +
+                                 " " + std::to_string(bits) + " bits";
+        EXPECT_NEAR(got.relative_mse, want.relative_mse, 1e-12 * want.relative_mse) << what;
+        EXPECT_NEAR(got.max_abs_error, want.max_abs_error, 1e-12 * want.max_abs_error) << what;
+      }
+  }
 }
 
 }  // namespace
