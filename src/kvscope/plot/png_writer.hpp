@@ -4,9 +4,9 @@
 // which on our noise-like heatmaps costs several times more than the drawing and saves
 // little: these images barely compress either way. This one writes 8-bit RGB when every
 // pixel is opaque (RGBA with straight alpha otherwise, un-premultiplied as Cairo does),
-// rows unfiltered, deflated at a low level in row bands that can be compressed on separate
-// threads and are joined into one zlib stream. The bytes depend only on the image and the
-// level, never on the thread count.
+// every row with the Up filter, deflated at a low level (run-length only where a band is
+// mostly noise) in row bands that are compressed on separate threads and joined into one
+// zlib stream. The bytes depend only on the image and the level, never on the thread count.
 #pragma once
 
 #include <cairo.h>
