@@ -14,6 +14,7 @@
 namespace kvscope::report {
 
 // Called before each file is written: its name, how many are done, how many in all.
+// Called from whichever thread finished a file (never two calls at once); `done` only grows.
 using Progress = std::function<void(const std::string& file, int done, int total)>;
 
 // Creates opt.out_dir if needed and checks it can be written to; BadInput naming the folder
