@@ -9,6 +9,9 @@ Columns, per prompt length:
   decode tok/s and ratio, and our prefill time against the time its FLOPs imply at the
   machine's measured sgemm rate (target: ours/implied <= 1.5; prefill ratio >= 2). The
   sgemm column is OpenBLAS on the model's shapes, the torch column torch's linear on them.
+A second table sets the FLOP rate a prefill at 2x transformers' speed would need (our FLOPs
+in half of transformers' time) against the machine's FMA peak: above the peak, 2x cannot be
+had on this machine by any fp32 kernel.
 """
 import json
 import sys
@@ -58,6 +61,24 @@ def main():
               f"{(format(o['implied_s'] * 1e3, '10.1f') if 'implied_s' in o else '-'):>10} "
               f"{(format(o['prefill_s'] * 1e3, '8.1f') if 'prefill_s' in o else '-'):>8} "
               f"{f(o, 'prefill_over_implied', '9.2f')}")
+
+    # What a prefill twice as fast as transformers would have to sustain: our FLOPs (projections,
+    # causal attention, one LM-head row) in half of transformers' time, against the FMA peak.
+    print()
+    head = (f"{'tokens':>6} | {'our GFLOP':>9} {'FMA peak GF/s':>13} | {'2x HF needs GF/s':>16} "
+            f"{'2x HF-last needs GF/s':>21}")
+    print(head)
+    print("-" * len(head))
+    for L in sorted(set(ours) & set(hf)):
+        o, h = ours[L], hf[L]
+        if "total_gflop" not in o:
+            continue
+
+        def need(key):
+            return format(o["total_gflop"] / (h[key] / 2), "16.1f") if key in h else "-"
+
+        print(f"{L:>6} | {o['total_gflop']:>9.1f} {o.get('fma_peak_gflops', 0):>13.1f} | "
+              f"{need('prefill_s'):>16} {need('prefill_last_s'):>21}")
 
 
 if __name__ == "__main__":

@@ -15,13 +15,17 @@
 //   FLOPs          2 x non-embedding parameters x L (the projections), and separately causal
 //                  attention 4 x L^2 x (H * D) x n_layer / 2 (QK^T and PV, lower triangle);
 //   implied time   the projection FLOPs at the measured sgemm rate of the model's shapes, plus
-//                  the attention FLOPs at the same rate; and our prefill time over it.
+//                  the attention FLOPs at the same rate; and our prefill time over it;
+//   FMA peak       GFLOP/s of independent 8-wide fused multiply-adds on every thread, with no
+//                  memory traffic: the most any fp32 kernel can get out of these cores, so a
+//                  speed target that needs more than this is out of reach on the machine.
 //
 // Threads: OMP_NUM_THREADS (OpenBLAS here is the OpenMP build, so it follows the same count).
 //
 // Letters: L = prompt tokens, d = d_model, H = n_head, G = n_kv_head, D = head_dim, F = d_ff.
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -201,6 +205,45 @@ GemmRate measure(const std::vector<GemmShape>& shapes, int rows, int reps) {
   return r;
 }
 
+// GFLOP/s of 256-bit FMAs on all OpenMP threads: 12 independent accumulators per thread (more
+// than the FMA latency times the ports, so the loop is bound by throughput), best of `reps`.
+// 0 when the CPU has no AVX2/FMA.
+[[gnu::target("avx2,fma")]] double fma_peak_gflops_avx2(int reps) {
+  constexpr int kChains = 12;
+  constexpr long kIters = 50'000'000;
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    float sink = 0;
+    const auto t0 = Clock::now();
+#pragma omp parallel reduction(+ : sink)
+    {
+      __m256 a[kChains];
+      __m256 x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(0.9999999f);
+      for (__m256& v : a) v = _mm256_setzero_ps();
+      for (long it = 0; it < kIters; ++it) {
+#pragma GCC unroll 12
+        for (__m256& v : a) v = _mm256_fmadd_ps(x, y, v);
+        // Keeps the compiler from folding the constant products out of the loop.
+        __asm__ volatile("" : "+x"(x), "+x"(y));
+      }
+      __m256 s = a[0];
+      for (int i = 1; i < kChains; ++i) s = _mm256_add_ps(s, a[i]);
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, s);
+      for (float v : lanes) sink += v;
+    }
+    const double t = seconds_since(t0);
+    if (!(sink > 0)) return 0;  // the sums are positive; anything else is a broken measurement
+    best = std::max(best, 16.0 * kChains * kIters * omp_get_max_threads() / t / 1e9);
+  }
+  return best;
+}
+
+double fma_peak_gflops(int reps) {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+  return fma_peak_gflops_avx2(reps);
+}
+
 std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int32_t> u(0, vocab - 1);
@@ -227,6 +270,7 @@ int main(int argc, char** argv) {
     const double load_s = seconds_since(t_load);
     const kvscope::model::Config& c = model.config();
     const int threads = omp_get_max_threads();
+    const double peak_gflops = fma_peak_gflops(5);
     const int64_t params = non_embedding_params(model.weights());
     const int qd = c.n_head * c.head_dim, kd = c.n_kv_head * c.head_dim;
     const bool swiglu = c.mlp == kvscope::model::MlpKind::SwiGlu;
@@ -243,6 +287,7 @@ int main(int argc, char** argv) {
                  c.vocab_size);
       fmt::print("non-embedding params {:.2f} M; loaded in {:.2f} s; threads {}\n", params / 1e6,
                  load_s, threads);
+      fmt::print("FMA peak {:.1f} GFLOP/s on {} threads\n", peak_gflops, threads);
     }
 
     std::vector<Row> rows;
@@ -302,6 +347,8 @@ int main(int argc, char** argv) {
                          {"sgemm_gflops_model_shapes", r.model_rate.gflops},
                          {"sgemm_gflops_gpt2_shapes", r.gpt2_rate.gflops},
                          {"implied_s", r.implied_s},
+                         {"fma_peak_gflops", peak_gflops},
+                         {"total_gflop", (r.proj_flops + r.attn_flops + r.head_flops) / 1e9},
                          {"prefill_over_implied", r.prefill_s / r.implied_s}};
         fmt::print("{}\n", j.dump());
         std::fflush(stdout);
