@@ -2,7 +2,7 @@
 // sgemm could do. Prints figures; it is not a test and asserts nothing.
 //
 //   engine_bench --model DIR_OR_GGUF [--lengths 128,512,1024] [--decode-steps 32] [--repeats 3]
-//                [--json]
+//                [--json] [--attention-ab]
 //
 // For each prompt length L it reports
 //   prefill tok/s  one forward over L random token ids into a fresh cache, best of `repeats`
@@ -19,6 +19,10 @@
 //   FMA peak       GFLOP/s of independent 8-wide fused multiply-adds on every thread, with no
 //                  memory traffic: the most any fp32 kernel can get out of these cores, so a
 //                  speed target that needs more than this is out of reach on the machine.
+//
+// --attention-ab instead times prefill with Q K^T from our attention kernel and from sgemm
+// (model/attention_kernel.hpp), alternating the two in one process so that both see the same
+// machine, and prints the best time of each per length.
 //
 // Threads: OMP_NUM_THREADS (OpenBLAS here is the OpenMP build, so it follows the same count).
 //
@@ -53,6 +57,7 @@
 #include "kvscope/io/gguf.hpp"
 #include "kvscope/io/json_file.hpp"
 #include "kvscope/io/safetensors.hpp"
+#include "kvscope/model/attention_kernel.hpp"
 #include "kvscope/model/config.hpp"
 #include "kvscope/model/model.hpp"
 #include "kvscope/model/weights.hpp"
@@ -73,13 +78,14 @@ struct Options {
   int decode_steps = 32;
   int repeats = 3;
   bool json = false;
+  bool attention_ab = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\n"
                "usage: engine_bench --model DIR_OR_GGUF [--lengths 128,512,1024] "
-               "[--decode-steps 32] [--repeats 3] [--json]\n",
+               "[--decode-steps 32] [--repeats 3] [--json] [--attention-ab]\n",
                why.c_str());
   std::exit(2);
 }
@@ -114,6 +120,8 @@ Options parse_args(int argc, char** argv) {
       o.decode_steps = parse_positive(value(), a);
     } else if (a == "--repeats") {
       o.repeats = parse_positive(value(), a);
+    } else if (a == "--attention-ab") {
+      o.attention_ab = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--help" || a == "-h") {
@@ -288,6 +296,34 @@ int main(int argc, char** argv) {
       fmt::print("non-embedding params {:.2f} M; loaded in {:.2f} s; threads {}\n", params / 1e6,
                  load_s, threads);
       fmt::print("FMA peak {:.1f} GFLOP/s on {} threads\n", peak_gflops, threads);
+    }
+
+    if (opt.attention_ab) {
+      if (!kvscope::model::attention::kernel_available()) {
+        std::fprintf(stderr,
+                     "engine_bench: this CPU cannot run the attention kernel (AVX2, FMA)\n");
+        return 2;
+      }
+      fmt::print("{:>6} {:>14} {:>14} {:>8}\n", "L", "kernel ms", "sgemm ms", "ratio");
+      for (const int L : opt.lengths) {
+        if (L > c.n_ctx) continue;
+        const std::vector<int32_t> prompt = random_tokens(L, c.vocab_size, 1234u + L);
+        std::array<double, 2> best{1e30, 1e30};  // [kernel, sgemm]
+        for (int rep = 0; rep <= opt.repeats; ++rep)
+          for (int k = 0; k < 2; ++k) {
+            kvscope::model::attention::set_kernel_enabled(k == 0);
+            kvscope::model::KvCache cache = model.new_cache(L);
+            const auto t0 = Clock::now();
+            model.forward(cache, prompt);
+            const double t = seconds_since(t0);
+            if (rep > 0) best[static_cast<size_t>(k)] = std::min(best[static_cast<size_t>(k)], t);
+          }
+        kvscope::model::attention::set_kernel_enabled(true);
+        fmt::print("{:>6} {:>14.1f} {:>14.1f} {:>8.3f}\n", L, best[0] * 1e3, best[1] * 1e3,
+                   best[0] / best[1]);
+        std::fflush(stdout);
+      }
+      return 0;
     }
 
     std::vector<Row> rows;

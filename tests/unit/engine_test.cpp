@@ -6,6 +6,7 @@
 #include <random>
 
 #include "kvscope/error.hpp"
+#include "kvscope/model/attention_kernel.hpp"
 #include "kvscope/model/model.hpp"
 
 namespace kvscope::model {
@@ -133,6 +134,36 @@ TEST(Engine, AttentionRowsAreCausalDistributions) {
   }
   // The first query can only see itself.
   EXPECT_FLOAT_EQ(r.patterns[0][0], 1.0f);
+}
+
+TEST(Engine, AttentionKernelAndSgemmGiveTheSameForward) {
+  // Q K^T from our kernel or from sgemm: the same patterns and logits, for a prompt of
+  // several query blocks (64 rows each) run after a cached prefix, so that blocks start at
+  // p0 > 0 and end in a partial block.
+  if (!attention::kernel_available()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
+  Config c = llama_like(RopePairing::Halves);
+  c.n_ctx = 200, c.head_dim = 12, c.d_model = 48;
+  const Model m = random_model(c, 8);
+  std::vector<int32_t> prefix(11), prompt(150);
+  for (size_t i = 0; i < prefix.size(); ++i) prefix[i] = static_cast<int32_t>((i * 7) % 60);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 13 + 5) % 60);
+  auto run = [&](bool kernel) {
+    attention::set_kernel_enabled(kernel);
+    KvCache cache = m.new_cache(8);
+    m.forward(cache, prefix);
+    ForwardResult r = m.forward(cache, prompt, {.all_logits = true, .attention = true});
+    attention::set_kernel_enabled(true);
+    return r;
+  };
+  const ForwardResult a = run(true), b = run(false);
+  ASSERT_EQ(a.patterns.size(), b.patterns.size());
+  for (size_t l = 0; l < a.patterns.size(); ++l) {
+    ASSERT_EQ(a.patterns[l].size(), b.patterns[l].size());
+    for (size_t i = 0; i < a.patterns[l].size(); ++i)
+      ASSERT_NEAR(a.patterns[l][i], b.patterns[l][i], 1e-5) << "layer " << l << " entry " << i;
+  }
+  ASSERT_EQ(a.logits.size(), b.logits.size());
+  for (size_t i = 0; i < a.logits.size(); ++i) ASSERT_NEAR(a.logits[i], b.logits[i], 1e-4) << i;
 }
 
 TEST(Engine, PreRopeKeysRotateIntoCachedKeys) {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
+#include "kvscope/model/attention_kernel.hpp"
 #include "kvscope/model/fast_math.hpp"
 
 namespace kvscope::model {
@@ -195,6 +196,10 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
   const int group = H / G;
   const int n_threads = omp_get_max_threads();
   std::vector<std::vector<float>> scores(static_cast<size_t>(n_threads));
+  // Blocks of more than one query row take Q K^T from our kernel, which reads each KV head's
+  // keys packed once per layer (see attention_kernel.hpp); single rows go through sgemv.
+  const bool own_kernel = n > 1 && attention::kernel_enabled();
+  std::vector<std::vector<float>> packed_keys(static_cast<size_t>(own_kernel ? G : 0));
 
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
@@ -219,6 +224,12 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         for (int hh = 0; hh < H; ++hh)
           rope_rotate(row + hh * D, &cosv[static_cast<size_t>(i) * half],
                       &sinv[static_cast<size_t>(i) * half], D, c.rope_pairing);
+    }
+
+    if (own_kernel) {
+#pragma omp parallel for if (int64_t{T} * kd > (1 << 16))
+      for (int g = 0; g < G; ++g)
+        attention::pack_keys(cache.k_row(l, g, 0), T, D, packed_keys[static_cast<size_t>(g)]);
     }
 
     // Attention, one (query head, block of query rows) per task. A block of rows i0..i1-1
@@ -253,6 +264,9 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
       float* O = &attn[static_cast<size_t>(i0) * qd + static_cast<size_t>(hh) * D];
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S, 1);
+      } else if (own_kernel) {
+        attention::scores(Q, qkv_w, rows, packed_keys[static_cast<size_t>(g)].data(), D, Tb,
+                          p0 + i0, scale, S, lds);
       } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
                     0.0f, S, lds);
