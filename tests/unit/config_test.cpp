@@ -72,6 +72,25 @@ void expect_bad(const nlohmann::json& j, const std::string& needle) {
   }
 }
 
+TEST(Config, RejectsNumbersNoIntegerHolds) {
+  // Casting 1e300 to an integer is undefined behaviour; it must be refused before that.
+  auto j = llama_json();
+  j["num_hidden_layers"] = 1e300;
+  expect_bad(j, "field 'num_hidden_layers': expected an integer, got 1e+300");
+  j = llama_json();
+  j["hidden_size"] = -1e19;
+  expect_bad(j, "field 'hidden_size': expected an integer");
+  j = llama_json();
+  j["eos_token_id"] = {1e300};
+  expect_bad(j, "field 'eos_token_id': expected an integer");
+  j = llama_json();
+  j["eos_token_id"] = 4294967296;
+  expect_bad(j, "field 'eos_token_id': value 4294967296 is out of range");
+  j = llama_json();
+  j["eos_token_id"] = nlohmann::json::array();
+  EXPECT_NO_THROW(config_from_hf_json(j, "config.json"));
+}
+
 TEST(Config, RejectsAbsurdAndInconsistentValues) {
   auto j = llama_json();
   j["num_hidden_layers"] = 1000000000;

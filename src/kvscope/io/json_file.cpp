@@ -136,6 +136,10 @@ bool as_bool(const json& v, std::string_view key, const std::string& file) {
 
 }  // namespace
 
+int64_t json_int_value(const json& v, std::string_view key, const std::string& file) {
+  return as_int(v, key, file);
+}
+
 int64_t json_int(const json& obj, std::string_view key, const std::string& file) {
   const json* v = lookup(obj, key, file);
   if (!v) missing(key, file);

@@ -50,6 +50,10 @@ std::string json_string_or(const nlohmann::json& obj, std::string_view key, cons
 bool json_bool_or(const nlohmann::json& obj, std::string_view key, const std::string& file,
                   bool fallback);
 
+// A value already taken out of its object (an array element, say) read as json_int reads a
+// field; `key` names it in messages.
+int64_t json_int_value(const nlohmann::json& v, std::string_view key, const std::string& file);
+
 // A value shortened for error messages: its JSON text, cut to about 60 characters.
 std::string json_excerpt(const nlohmann::json& value);
 

@@ -4,63 +4,43 @@
 #include <nlohmann/json.hpp>
 
 #include "kvscope/error.hpp"
+#include "kvscope/io/json_file.hpp"
 
 namespace kvscope::model {
 
 namespace {
 
-// Typed reads of config.json fields with errors that name the file, the field and the value.
+// Typed reads of config.json fields with errors that name the file, the field and the value
+// (io/json_file.hpp's getters, bound to one object and file).
 class Fields {
  public:
   Fields(const nlohmann::json& j, const std::string& file) : j_(j), file_(file) {}
 
   bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
 
-  int64_t integer(const char* key) const {
-    if (!has(key)) throw BadInput(fmt::format("{}: missing field '{}'", file_, key));
-    return integer_of(j_[key], key);
-  }
+  int64_t integer(const char* key) const { return io::json_int(j_, key, file_); }
   int64_t integer_or(const char* key, int64_t fallback) const {
-    return has(key) ? integer_of(j_[key], key) : fallback;
+    return io::json_int_or(j_, key, file_, fallback);
   }
   double number_or(const char* key, double fallback) const {
-    if (!has(key)) return fallback;
-    return number_of(j_[key], key);
+    return io::json_float_or(j_, key, file_, fallback);
   }
   bool boolean_or(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    if (!j_[key].is_boolean())
-      throw BadInput(fmt::format("{}: field '{}': expected true or false, got {}", file_, key,
-                                 j_[key].dump()));
-    return j_[key].get<bool>();
+    return io::json_bool_or(j_, key, file_, fallback);
   }
   std::string string_or(const char* key, const std::string& fallback) const {
-    if (!has(key)) return fallback;
-    if (!j_[key].is_string())
-      throw BadInput(
-          fmt::format("{}: field '{}': expected a string, got {}", file_, key, j_[key].dump()));
-    return j_[key].get<std::string>();
-  }
-  int64_t integer_of(const nlohmann::json& v, const std::string& key) const {
-    if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_number_float() &&
-        v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
-      return static_cast<int64_t>(v.get<double>());
-    throw BadInput(
-        fmt::format("{}: field '{}': expected an integer, got {}", file_, key, v.dump()));
-  }
-  double number_of(const nlohmann::json& v, const std::string& key) const {
-    if (!v.is_number())
-      throw BadInput(
-          fmt::format("{}: field '{}': expected a number, got {}", file_, key, v.dump()));
-    return v.get<double>();
+    return io::json_string_or(j_, key, file_, fallback);
   }
   // eos_token_id may be a list in newer configs: the first entry is the main one.
   int token_id_or(const char* key, int fallback) const {
     if (!has(key)) return fallback;
     const auto& v = j_[key];
-    if (v.is_array()) return v.empty() ? fallback : static_cast<int>(integer_of(v[0], key));
-    return static_cast<int>(integer_of(v, key));
+    const nlohmann::json& id = v.is_array() ? (v.empty() ? v : v[0]) : v;
+    if (id.is_array()) return fallback;  // an empty list
+    const int64_t x = io::json_int_value(id, key, file_);
+    if (x < INT32_MIN || x > INT32_MAX)
+      throw BadInput(fmt::format("{}: field '{}': value {} is out of range", file_, key, x));
+    return static_cast<int>(x);
   }
   const nlohmann::json& json() const { return j_; }
   const std::string& file() const { return file_; }
@@ -86,8 +66,8 @@ void read_rope(const Fields& f, Config& c) {
     if (!f.has(key)) continue;
     const auto& r = f.json()[key];
     if (!r.is_object())
-      throw BadInput(
-          fmt::format("{}: field '{}': expected an object, got {}", f.file(), key, r.dump()));
+      throw BadInput(fmt::format("{}: field '{}': expected an object, got {}", f.file(), key,
+                                 io::json_excerpt(r)));
     Fields rf(r, f.file());
     if (rf.has("rope_theta"))
       c.rope_theta = static_cast<float>(rf.number_or("rope_theta", c.rope_theta));
