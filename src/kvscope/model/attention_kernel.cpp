@@ -11,6 +11,8 @@ namespace kvscope::model::attention {
 
 namespace {
 
+std::atomic<bool> g_enabled{true};  // see set_kernel_enabled
+
 // R query rows against one panel of 16 keys: 2 R accumulators of 8 lanes, one broadcast of
 // Q per row and two loads of the panel per step of d. With R = 6 that is 12 accumulators,
 // enough independent FMAs to keep both FMA pipes busy, and 15 of the 16 vector registers.
@@ -60,10 +62,6 @@ bool kernel_available() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
 }
-
-namespace {
-std::atomic<bool> g_enabled{true};
-}  // namespace
 
 bool kernel_enabled() {
   return g_enabled.load(std::memory_order_relaxed) && kernel_available();
