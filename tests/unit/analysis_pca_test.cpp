@@ -146,7 +146,13 @@ TEST(AnalysisPca, MatchesTheSvdOnWideTallAndSmallInputs) {
   uint64_t seed = 1;
   for (const auto& [N, dim] : shapes) {
     const Tensor x = low_rank_rows(N, dim, 8, seed++);
-    const std::string what = "[" + std::to_string(N) + ", " + std::to_string(dim) + "]";
+    // Appended rather than `"[" + std::to_string(N)`: GCC 12 warns (-Wrestrict, a false
+    // positive) on operator+ of a literal and a temporary string.
+    std::string what = "[";
+    what += std::to_string(N);
+    what += ", ";
+    what += std::to_string(dim);
+    what += "]";
     expect_same_pca(pca(x, 2), svd_pca(x, 2), what + " k=2");
     expect_same_pca(pca(x, 3), svd_pca(x, 3), what + " k=3");
   }
