@@ -157,6 +157,21 @@ TEST(TokenizerAddedTokens, LstripAndRstripSwallowNeighbouringSpaces) {
             (std::vector<int32_t>{a, 257, b}));
 }
 
+TEST(TokenizerDecode, IdOutOfRangeIsBadInputWithoutTheByteFallbackDecoder) {
+  // Found by fuzz/tokenizer_fuzz: without the ByteFallback decoder, decode looked the id up
+  // in its byte-token table before checking its range.
+  TokenizerSpec s = tiny_byte_level(false, false);
+  s.kind = TokenizerKind::SentencePieceBpe;
+  s.pre_tokenizers.clear();
+  s.decode_byte_fallback = false;
+  const Tokenizer t = from_spec(s);
+  for (const int32_t bad : {t.vocab_size(), -1, 1 << 30}) {
+    const std::vector<int32_t> one{bad};
+    EXPECT_THROW(t.decode(one), BadInput) << bad;
+    EXPECT_THROW(t.decode(one, /*skip_special_tokens=*/true), BadInput) << bad;
+  }
+}
+
 TEST(TokenizerSpecChecks, RejectsBadIdsAndMerges) {
   TokenizerSpec s = tiny_byte_level(false, false);
   s.bos_id = 9999;

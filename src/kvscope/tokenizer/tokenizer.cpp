@@ -269,6 +269,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   std::string raw;
   for (int32_t id : ids) {
     if (skip_special_tokens && is_special(id)) continue;
+    (void)token_string(id);  // BadInput for an id out of range, before the tables are indexed
     if (!impl_->spec.decode_byte_fallback && impl_->is_byte_token[id]) {
       raw += impl_->strings[id];
       continue;
