@@ -229,6 +229,23 @@ TEST(HfTokenizerErrors, NamesFileAndField) {
   }
 }
 
+TEST(HfTokenizerErrors, IdsBeyondAnyRealVocabularyAreRefused) {
+  // An id sizes the tables: 2^22 and up is a corrupt file, not a vocabulary to allocate.
+  const std::string big = std::to_string(kMaxVocabSize);
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": )" + big + R"(}, "merges": []}})")
+                .find("out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                        "added_tokens": [{"id": )" +
+                     big + R"(, "content": "<x>"}]})")
+                .find("out of range"),
+            std::string::npos);
+  const std::string last = std::to_string(kMaxVocabSize - 1);
+  EXPECT_EQ(error_of(R"({"model": {"type": "BPE", "vocab": {"a": )" + last +
+                     R"(}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})"),
+            "no error");
+}
+
 TEST(HfTokenizerErrors, MissingFilesAndUnknownTokensInMerges) {
   namespace fs = std::filesystem;
   EXPECT_THROW(load_hf_tokenizer(kDir + "no-such-folder"), BadInput);

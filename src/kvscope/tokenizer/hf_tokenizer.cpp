@@ -14,7 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kMetaspace = "\xe2\x96\x81";  // '▁'
-constexpr int64_t kMaxVocab = int64_t{1} << 26;
 
 std::string read_file(const std::string& path) {
   io::MappedFile f(path);
@@ -326,7 +325,7 @@ void read_vocab(const Reader& r, const json& vocab, const std::string& where, To
   int64_t size = 0;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     const int64_t id = r.integer(it.value(), where + "['" + it.key() + "']");
-    if (id < 0 || id >= kMaxVocab) {
+    if (id < 0 || id >= kMaxVocabSize) {
       r.fail(where + "['" + it.key() + "']", "id " + std::to_string(id) + " out of range");
     }
     size = std::max(size, id + 1);
@@ -432,7 +431,8 @@ TokenizerSpec hf_tokenizer_spec_from_json(const std::string& tokenizer_json,
         const std::string field = "added_tokens[" + std::to_string(i) + "]";
         AddedToken t;
         const int64_t id = r.integer(r.member(a, "id", field), field + ".id");
-        if (id < 0 || id >= kMaxVocab) r.fail(field + ".id", std::to_string(id) + " out of range");
+        if (id < 0 || id >= kMaxVocabSize)
+          r.fail(field + ".id", std::to_string(id) + " out of range");
         t.id = static_cast<int32_t>(id);
         t.content = r.str(r.member(a, "content", field), field + ".content");
         t.special = r.flag(a, "special", false, field);

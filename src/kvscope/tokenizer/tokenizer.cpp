@@ -21,8 +21,6 @@ struct StringHash {
 using StringMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 constexpr const char* kMetaspace = "\xe2\x96\x81";  // '▁'
-// Ids beyond this are taken as a corrupt file rather than a real vocabulary.
-constexpr int64_t kMaxVocab = int64_t{1} << 26;
 
 uint64_t pair_key(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
@@ -341,12 +339,12 @@ Tokenizer from_spec(TokenizerSpec spec) {
   auto m = std::make_shared<Tokenizer::Impl>();
   const std::string& src = spec.source.empty() ? std::string("tokenizer") : spec.source;
   if (spec.vocab.empty()) throw BadInput(src + ": vocab is empty");
-  if (static_cast<int64_t>(spec.vocab.size()) > kMaxVocab) {
+  if (static_cast<int64_t>(spec.vocab.size()) > kMaxVocabSize) {
     throw BadInput(src + ": vocab has " + std::to_string(spec.vocab.size()) + " tokens");
   }
   int64_t size = static_cast<int64_t>(spec.vocab.size());
   for (const AddedToken& t : spec.added_tokens) {
-    if (t.id < 0 || t.id >= kMaxVocab) {
+    if (t.id < 0 || t.id >= kMaxVocabSize) {
       throw BadInput(src + ": added token '" + t.content + "': id " + std::to_string(t.id) +
                      " out of range");
     }

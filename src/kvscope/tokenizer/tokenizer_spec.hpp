@@ -86,6 +86,11 @@ struct TokenizerSpec {
 // Throws Unsupported for a name it does not know.
 std::vector<PreTokenizerStep> builtin_pre_tokenizer(const std::string& name);
 
+// Token ids at or beyond this are taken as a corrupt file, not a real vocabulary (the largest
+// real ones hold a few hundred thousand tokens). It bounds the tables an id sizes: a file of a
+// few bytes naming id 2^26 would otherwise cost gigabytes of empty strings.
+inline constexpr int64_t kMaxVocabSize = int64_t{1} << 22;
+
 // GPT-2's pattern, also what a ByteLevel pre-tokenizer with use_regex uses.
 extern const char* const kGpt2Pattern;
 
