@@ -69,27 +69,6 @@ bool ids_small(const std::string& tokenizer_json) {
   return true;
 }
 
-// The bytes a byte-level vocab string stands for, as from_spec computes them.
-std::string byte_level_bytes(std::string_view s) {
-  std::string out;
-  size_t i = 0;
-  while (i < s.size()) {
-    const size_t len = utf8_sequence_length(s, i);
-    if (len == 0) {
-      out += s[i++];
-      continue;
-    }
-    const size_t start = i;
-    const int b = byte_level_byte(utf8_next(s, i));
-    if (b >= 0) {
-      out += static_cast<char>(b);
-    } else {
-      out.append(s, start, len);
-    }
-  }
-  return out;
-}
-
 // Whether decode(encode(text, false)) must give `text` back (see the header).
 bool keeps_text(const TokenizerSpec& spec, std::string_view text) {
   if (spec.kind != TokenizerKind::ByteLevelBpe) return false;

@@ -425,21 +425,7 @@ Tokenizer from_spec(TokenizerSpec spec) {
     const std::string& s = spec.vocab[id];
     std::string& out = m->bytes[id];
     if (byte_level) {
-      size_t i = 0;
-      while (i < s.size()) {
-        const size_t len = utf8_sequence_length(s, i);
-        if (len == 0) {  // not UTF-8: keep the byte as is
-          out += s[i++];
-          continue;
-        }
-        const size_t start = i;
-        const int byte = byte_level_byte(utf8_next(s, i));
-        if (byte >= 0) {
-          out += static_cast<char>(byte);
-        } else {
-          out.append(s, start, len);
-        }
-      }
+      out = byte_level_bytes(s);
     } else {
       const int byte = spec.byte_fallback ? parse_byte_token(s) : -1;
       if (byte >= 0) {

@@ -180,4 +180,24 @@ int byte_level_byte(uint32_t code_point) {
   return code_point < 512 ? tables().bytes[code_point] : -1;
 }
 
+std::string byte_level_bytes(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t len = utf8_sequence_length(s, i);
+    if (len == 0) {  // not UTF-8: keep the byte as is
+      out += s[i++];
+      continue;
+    }
+    const size_t start = i;
+    const int byte = byte_level_byte(utf8_next(s, i));
+    if (byte >= 0) {
+      out += static_cast<char>(byte);
+    } else {
+      out.append(s, start, len);
+    }
+  }
+  return out;
+}
+
 }  // namespace kvscope::tokenizer

@@ -34,6 +34,10 @@ const std::array<std::string, 256>& byte_level_chars();
 // Inverse of byte_level_chars: the byte a code point stands for, or -1.
 int byte_level_byte(uint32_t code_point);
 
+// The bytes a byte-level vocabulary string stands for: each character of the map back to its
+// byte; characters outside the map, and bytes that are not UTF-8, kept as they are.
+std::string byte_level_bytes(std::string_view s);
+
 // Decodes the code point at s[i] (which must be well formed) and advances i.
 uint32_t utf8_next(std::string_view s, size_t& i);
 
