@@ -97,6 +97,14 @@ struct Candidate {
   }
 };
 
+// BadInput for an id outside [0, vocab_size), before any table is indexed by it.
+void require_id(const Tokenizer::Impl& m, int32_t id) {
+  if (id < 0 || id >= m.vocab_size) {
+    throw BadInput("token id " + std::to_string(id) + " out of range (vocab size " +
+                   std::to_string(m.vocab_size) + ")");
+  }
+}
+
 }  // namespace
 
 void Tokenizer::Impl::encode_word(std::string_view word, std::vector<int32_t>& out) const {
@@ -248,18 +256,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 }
 
 std::string Tokenizer::token_bytes(int32_t id) const {
-  if (id < 0 || id >= impl_->vocab_size) {
-    throw BadInput("token id " + std::to_string(id) + " out of range (vocab size " +
-                   std::to_string(impl_->vocab_size) + ")");
-  }
+  require_id(*impl_, id);
   return impl_->bytes[id];
 }
 
 const std::string& Tokenizer::token_string(int32_t id) const {
-  if (id < 0 || id >= impl_->vocab_size) {
-    throw BadInput("token id " + std::to_string(id) + " out of range (vocab size " +
-                   std::to_string(impl_->vocab_size) + ")");
-  }
+  require_id(*impl_, id);
   return impl_->strings[id];
 }
 
@@ -267,7 +269,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   std::string raw;
   for (int32_t id : ids) {
     if (skip_special_tokens && is_special(id)) continue;
-    (void)token_string(id);  // BadInput for an id out of range, before the tables are indexed
+    require_id(*impl_, id);
     if (!impl_->spec.decode_byte_fallback && impl_->is_byte_token[id]) {
       raw += impl_->strings[id];
       continue;
