@@ -158,11 +158,11 @@ Model load(const std::string& path) {
 int64_t non_embedding_params(const kvscope::model::Weights& w) {
   int64_t n = 0;
   for (const auto& l : w.layers) {
-    for (const std::vector<float>* v :
-         {&l.norm1_w, &l.norm1_b, &l.bqkv, &l.bo, &l.norm2_w, &l.norm2_b, &l.b_in, &l.b_out})
+    for (const std::vector<float>* v : {&l.norm1_w, &l.norm1_b, &l.norm2_w, &l.norm2_b})
       n += static_cast<int64_t>(v->size());
-    for (const kvscope::model::Param* m : {&l.wqkv, &l.wo, &l.w_in, &l.w_out})
-      n += static_cast<int64_t>(m->size());
+    for (const kvscope::model::Linear* m : {&l.qkv, &l.o, &l.mlp_in, &l.mlp_out})
+      for (const kvscope::model::LinearPart& p : m->parts)
+        n += p.w.rows() * p.w.cols() + static_cast<int64_t>(p.b.size());
   }
   return n + static_cast<int64_t>(w.norm_f_w.size() + w.norm_f_b.size());
 }
@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
 
     if (!opt.json) {
       fmt::print("model {}: {} ({} layers, d {}, heads {}/{}, head_dim {}, d_ff {}, vocab {})\n",
-                 opt.model, c.arch, c.n_layer, c.d_model, c.n_head, c.n_kv_head, c.head_dim, c.d_ff,
+                 opt.model, kvscope::model::family_name(c.family), c.n_layer, c.d_model, c.n_head, c.n_kv_head, c.head_dim, c.d_ff,
                  c.vocab_size);
       fmt::print("non-embedding params {:.2f} M; loaded in {:.2f} s; threads {}\n", params / 1e6,
                  load_s, threads);
@@ -369,7 +369,7 @@ int main(int argc, char** argv) {
       if (opt.json) {
         nlohmann::json j{{"engine", "kvscope"},
                          {"model", opt.model},
-                         {"arch", c.arch},
+                         {"arch", kvscope::model::family_name(c.family)},
                          {"threads", threads},
                          {"tokens", L},
                          {"prefill_s", r.prefill_s},

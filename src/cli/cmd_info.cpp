@@ -45,8 +45,12 @@ void add_info_command(CLI::App& app) {
     fmt::print("model          {}\n", m.spec);
     fmt::print("path           {}\n", m.path);
     fmt::print("format         {} ({})\n", m.format, types);
-    fmt::print("architecture   {}\n", c.arch);
-    fmt::print("parameters     {:.1f} M\n", static_cast<double>(m.model.weights().n_params) / 1e6);
+    const model::Weights& w = m.model.weights();
+    fmt::print("architecture   {}\n", model::family_name(c.family));
+    fmt::print("parameters     {:.1f} M\n", static_cast<double>(w.n_params) / 1e6);
+    fmt::print("resident       {} of weights as stored (memory-mapped, not converted)\n",
+               human_bytes(static_cast<double>(w.bytes)));
+    fmt::print("kernels        {}\n", model::kernel_description());
     fmt::print("layers         {}\n", c.n_layer);
     fmt::print("hidden size    {}\n", c.d_model);
     fmt::print("heads          {} query, {} key/value{}, head dim {}\n", c.n_head, c.n_kv_head,

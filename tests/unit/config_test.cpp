@@ -21,7 +21,7 @@ TEST(Config, Gpt2FieldsAndDefaults) {
       nlohmann::json::parse(R"({"model_type": "gpt2", "n_layer": 12, "n_head": 12, "n_embd": 768,
     "n_positions": 1024, "vocab_size": 50257, "n_inner": null, "eos_token_id": 50256})");
   Config c = config_from_hf_json(j, "config.json");
-  EXPECT_EQ(c.arch, "gpt2");
+  EXPECT_EQ(c.family, Family::Gpt2);
   EXPECT_EQ(c.head_dim, 64);
   EXPECT_EQ(c.d_ff, 3072);  // n_inner null means 4 x n_embd
   EXPECT_TRUE(c.tied_head);

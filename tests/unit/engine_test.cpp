@@ -19,6 +19,15 @@ std::vector<float> randn(size_t n, std::mt19937& rng, float scale) {
   return v;
 }
 
+// A projection of one fp32 part [out, in] with an optional bias.
+Linear dense(std::vector<float> w, std::vector<float> b, int64_t out, int64_t in) {
+  Linear L;
+  L.parts.push_back({Matrix::from_f32(std::move(w), out, in), std::move(b), 0, 0});
+  L.in = in;
+  L.out = out;
+  return L;
+}
+
 Model random_model(const Config& c, unsigned seed) {
   std::mt19937 rng(seed);
   const size_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
@@ -26,37 +35,42 @@ Model random_model(const Config& c, unsigned seed) {
   const size_t qd = static_cast<size_t>(c.n_head) * c.head_dim;
   const bool ln = c.norm == NormKind::LayerNorm;
   const size_t mlp_in = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
+  auto maybe = [&](bool on, size_t n) { return on ? randn(n, rng, 0.1f) : std::vector<float>{}; };
   Weights w;
-  w.tok_emb = randn(V * d, rng, 0.5f);
-  if (c.pos == PosKind::Learned) w.pos_emb = randn(static_cast<size_t>(c.n_ctx) * d, rng, 0.1f);
+  w.tok_emb = Matrix::from_f32(randn(V * d, rng, 0.5f), V, d);
+  if (c.pos == PosKind::Learned)
+    w.pos_emb = Matrix::from_f32(randn(static_cast<size_t>(c.n_ctx) * d, rng, 0.1f), c.n_ctx, d);
   for (int l = 0; l < c.n_layer; ++l) {
     LayerWeights lw;
     lw.norm1_w = randn(d, rng, 0.1f);
     for (float& x : lw.norm1_w) x += 1.0f;
     if (ln) lw.norm1_b = randn(d, rng, 0.1f);
-    lw.wqkv = randn(qkv * d, rng, 0.3f);
-    if (c.qkv_bias) lw.bqkv = randn(qkv, rng, 0.1f);
-    lw.wo = randn(d * qd, rng, 0.3f);
-    if (c.out_bias) lw.bo = randn(d, rng, 0.1f);
+    std::vector<float> wqkv = randn(qkv * d, rng, 0.3f);
+    lw.qkv = dense(std::move(wqkv), maybe(c.qkv_bias, qkv), qkv, d);
+    std::vector<float> wo = randn(d * qd, rng, 0.3f);
+    lw.o = dense(std::move(wo), maybe(c.out_bias, d), d, qd);
     lw.norm2_w = randn(d, rng, 0.1f);
     for (float& x : lw.norm2_w) x += 1.0f;
     if (ln) lw.norm2_b = randn(d, rng, 0.1f);
-    lw.w_in = randn(mlp_in * d, rng, 0.3f);
-    if (c.mlp_bias) lw.b_in = randn(F, rng, 0.1f);
-    lw.w_out = randn(d * F, rng, 0.3f);
-    if (c.mlp_bias) lw.b_out = randn(d, rng, 0.1f);
+    std::vector<float> win = randn(mlp_in * d, rng, 0.3f);
+    lw.mlp_in = dense(std::move(win), maybe(c.mlp_bias, mlp_in), mlp_in, d);
+    std::vector<float> wout = randn(d * F, rng, 0.3f);
+    lw.mlp_out = dense(std::move(wout), maybe(c.mlp_bias, d), d, F);
     w.layers.push_back(std::move(lw));
   }
   w.norm_f_w = randn(d, rng, 0.1f);
   for (float& x : w.norm_f_w) x += 1.0f;
   if (ln) w.norm_f_b = randn(d, rng, 0.1f);
-  if (!c.tied_head) w.lm_head = randn(V * d, rng, 0.5f);
+  Matrix head = c.tied_head ? w.tok_emb : Matrix::from_f32(randn(V * d, rng, 0.5f), V, d);
+  w.lm_head.parts.push_back({head, {}, 0, 0});
+  w.lm_head.in = d;
+  w.lm_head.out = V;
   return Model(c, std::move(w));
 }
 
 Config gpt2_like() {
   Config c;
-  c.arch = "gpt2";
+  c.family = Family::Gpt2;
   c.n_layer = 2, c.d_model = 32, c.n_head = 4, c.n_kv_head = 4, c.head_dim = 8, c.d_ff = 64;
   c.vocab_size = 50, c.n_ctx = 40;
   c.qkv_bias = c.out_bias = c.mlp_bias = true;
@@ -66,7 +80,7 @@ Config gpt2_like() {
 
 Config llama_like(RopePairing pairing) {
   Config c;
-  c.arch = "llama";
+  c.family = Family::Llama;
   c.n_layer = 3, c.d_model = 32, c.n_head = 4, c.n_kv_head = 2, c.head_dim = 8, c.d_ff = 48;
   c.vocab_size = 60, c.n_ctx = 64;
   c.norm = NormKind::RmsNorm, c.mlp = MlpKind::SwiGlu, c.pos = PosKind::Rope,

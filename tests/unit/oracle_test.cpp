@@ -58,27 +58,49 @@ TEST_P(Oracle, MatchesTransformers) {
   }
 }
 
-// F32 weights are used in place from the mapped file (GPT-2's Conv1D matrices in their stored
-// [in, out] layout); other types and fused llama projections are converted copies. The model
-// must stay correct after the loader's own file objects are gone (MatchesTransformers), so the
-// weights keep the mapping alive.
-TEST(WeightStorage, F32IsMappedOtherTypesAreCopied) {
+// Weights stay in their stored type, as views of the mapped file: F32, BF16 and GGUF blocks
+// alike (GPT-2's Conv1D matrices in their stored [in, out] layout), and q|k|v as parts rather
+// than a fused copy. The model must stay correct after the loader's own file objects are gone
+// (MatchesTransformers), so the weights keep the mapping alive.
+TEST(WeightStorage, WeightsAreViewsInTheirStoredType) {
   io::HubOptions hub;
   hub.offline = true;
-  const fs::path models = fs::path(KVSCOPE_FIXTURES_DIR) / "models";
+  const fs::path fixtures = fs::path(KVSCOPE_FIXTURES_DIR);
+  const fs::path models = fixtures / "models";
   const capture::LoadedModel f32 = capture::load_model((models / "gpt2-a").string(), hub);
   const model::Weights& w = f32.model.weights();
   EXPECT_NE(w.storage, nullptr);
   EXPECT_TRUE(w.tok_emb.is_view());
-  EXPECT_TRUE(w.layers[0].in_major);
-  EXPECT_TRUE(w.layers[0].wqkv.is_view());
-  EXPECT_TRUE(w.layers[0].w_out.is_view());
+  EXPECT_TRUE(w.layers[0].qkv.in_major);
+  ASSERT_EQ(w.layers[0].qkv.parts.size(), 1u);
+  EXPECT_TRUE(w.layers[0].qkv.parts[0].w.is_view());
+  EXPECT_TRUE(w.layers[0].mlp_out.parts[0].w.is_view());
+
   const capture::LoadedModel bf16 = capture::load_model((models / "gpt2-bf16").string(), hub);
-  EXPECT_FALSE(bf16.model.weights().tok_emb.is_view());
-  EXPECT_FALSE(bf16.model.weights().layers[0].wqkv.is_view());
+  const model::Weights& wb = bf16.model.weights();
+  EXPECT_TRUE(wb.tok_emb.is_view());
+  EXPECT_EQ(wb.tok_emb.dtype(), io::DType::BF16);
+  EXPECT_EQ(wb.layers[0].qkv.parts[0].w.dtype(), io::DType::BF16);
+  EXPECT_TRUE(wb.layers[0].qkv.parts[0].w.is_view());
+  // Resident weight bytes are the file's tensor bytes: 2 per BF16 parameter.
+  EXPECT_EQ(wb.bytes, 2 * wb.n_params);
+
   const capture::LoadedModel llama = capture::load_model((models / "llama-gqa").string(), hub);
-  EXPECT_FALSE(llama.model.weights().layers[0].wqkv.is_view());  // q|k|v fused: a copy
-  EXPECT_FALSE(llama.model.weights().layers[0].in_major);
+  const model::Linear& qkv = llama.model.weights().layers[0].qkv;
+  EXPECT_FALSE(qkv.in_major);
+  ASSERT_EQ(qkv.parts.size(), 3u);  // q, k, v: each a view writing its own columns
+  const model::Config& c = llama.model.config();
+  EXPECT_EQ(qkv.parts[1].offset, int64_t{c.n_head} * c.head_dim);
+  for (const model::LinearPart& p : qkv.parts) EXPECT_TRUE(p.w.is_view());
+
+  const capture::LoadedModel q8 = capture::load_model(
+      (fixtures / "gguf_models" / "llama-gqa-q8_0" / "llama-gqa-q8_0.gguf").string(), hub);
+  const model::Linear& qkv8 = q8.model.weights().layers[0].qkv;
+  ASSERT_EQ(qkv8.parts.size(), 3u);
+  EXPECT_EQ(qkv8.parts[0].w.dtype(), io::DType::Q8_0);
+  EXPECT_TRUE(qkv8.parts[0].w.is_view());
+  EXPECT_EQ(qkv8.parts[0].gguf_rope_heads, c.n_head);  // llama.cpp's q order, undone on output
+  EXPECT_EQ(qkv8.parts[2].gguf_rope_heads, 0);         // v is not rotated
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Oracle, ::testing::ValuesIn(fixture_models()),

@@ -42,7 +42,7 @@ Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
   // A path is named by its last component in titles and metadata; a Hub id as given.
   c.model_name = m.spec == m.path ? std::filesystem::path(m.spec).filename().string() : m.spec;
   if (c.model_name.empty()) c.model_name = m.spec;
-  c.arch = cfg.arch;
+  c.arch = model::family_name(cfg.family);
   c.token_ids = ids;
   c.token_strings = token_labels(m.tokenizer, ids);
   c.n_layer = cfg.n_layer;

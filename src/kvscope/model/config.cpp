@@ -1,5 +1,7 @@
 #include "kvscope/model/config.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -88,10 +90,69 @@ void read_rope(const Fields& f, Config& c) {
   }
 }
 
+// Sliding-window layers: `layer_types` (transformers 5) names each layer's kind; older
+// configs say it with `sliding_window` alone (Mistral: every layer) or, for Qwen2, with
+// `use_sliding_window` and `max_window_layers` (layers from that index on slide).
+void read_layer_types(const Fields& f, const std::string& type, Config& c) {
+  const bool has_window = f.has("sliding_window");
+  auto window = [&] {
+    const int64_t w = f.integer("sliding_window");
+    if (w <= 0 || w > INT32_MAX)
+      throw BadInput(fmt::format("{}: field 'sliding_window': value {} is out of range (1..{})",
+                                 f.file(), w, INT32_MAX));
+    return static_cast<int>(w);
+  };
+  if (f.has("layer_types")) {
+    const auto& lt = f.json()["layer_types"];
+    if (!lt.is_array() || static_cast<int64_t>(lt.size()) != c.n_layer)
+      throw BadInput(fmt::format("{}: field 'layer_types': expected a list of {} layer kinds, got {}",
+                                 f.file(), c.n_layer, io::json_excerpt(lt)));
+    c.layer_specs.assign(lt.size(), LayerSpec{});
+    for (size_t l = 0; l < lt.size(); ++l) {
+      const std::string kind = lt[l].is_string() ? lt[l].get<std::string>() : "";
+      if (kind == "sliding_attention") {
+        if (!has_window)
+          throw BadInput(fmt::format("{}: layer {} is a sliding_attention layer but the config has "
+                                     "no 'sliding_window'", f.file(), l));
+        c.layer_specs[l].window = window();
+      } else if (kind != "full_attention") {
+        throw BadInput(fmt::format("{}: field 'layer_types[{}]': unknown layer kind {} (known: "
+                                   "full_attention, sliding_attention)",
+                                   f.file(), l, io::json_excerpt(lt[l])));
+      }
+    }
+    return;
+  }
+  if (!has_window) return;
+  if (type == "mistral") {
+    c.layer_specs.assign(static_cast<size_t>(c.n_layer), LayerSpec{window()});
+  } else if (type == "qwen2" && f.boolean_or("use_sliding_window", false)) {
+    const int64_t first = f.integer_or("max_window_layers", c.n_layer);
+    c.layer_specs.assign(static_cast<size_t>(c.n_layer), LayerSpec{});
+    for (int64_t l = std::max<int64_t>(first, 0); l < c.n_layer; ++l)
+      c.layer_specs[static_cast<size_t>(l)].window = window();
+  }
+}
+
 }  // namespace
 
-const char* supported_architectures() {
+std::string_view family_name(Family f) {
+  switch (f) {
+    case Family::Gpt2:
+      return "gpt2";
+    case Family::Llama:
+      return "llama";
+    case Family::Qwen2:
+      return "qwen2";
+  }
+  return "?";
+}
+
+const char* supported_hf_architectures() {
   return "gpt2, llama, mistral, qwen2";
+}
+const char* supported_gguf_architectures() {
+  return "gpt2, llama, qwen2";
 }
 
 Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
@@ -103,7 +164,7 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
   auto geti = [&](const char* key) { return to_int(f.integer(key), key, file); };
 
   if (type == "gpt2") {
-    c.arch = "gpt2";
+    c.family = Family::Gpt2;
     c.n_layer = geti("n_layer");
     c.d_model = geti("n_embd");
     c.n_head = geti("n_head");
@@ -129,7 +190,7 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
       throw BadInput(
           fmt::format("{}: n_embd {} is not a multiple of n_head {}", file, c.d_model, c.n_head));
   } else if (type == "llama" || type == "mistral" || type == "qwen2") {
-    c.arch = type == "qwen2" ? "qwen2" : "llama";
+    c.family = type == "qwen2" ? Family::Qwen2 : Family::Llama;
     c.n_layer = geti("num_hidden_layers");
     c.d_model = geti("hidden_size");
     c.n_head = geti("num_attention_heads");
@@ -155,9 +216,10 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
     c.tied_head = f.boolean_or("tie_word_embeddings", false);
     c.bos_id = f.token_id_or("bos_token_id", -1);
     c.eos_id = f.token_id_or("eos_token_id", -1);
+    read_layer_types(f, type, c);
   } else {
     throw Unsupported(fmt::format("{}: unsupported architecture '{}'; supported: {}", file, type,
-                                  supported_architectures()));
+                                  supported_hf_architectures()));
   }
   for (const char* key : {"torch_dtype", "dtype"}) {
     std::string dt = f.string_or(key, "");
@@ -195,6 +257,12 @@ void validate_config(const Config& c, const std::string& file) {
       throw BadInput(
           fmt::format("{}: {} {} is out of range (1..{})", file, l.name, l.value, l.max));
   }
+  if (!c.layer_specs.empty() && static_cast<int64_t>(c.layer_specs.size()) != c.n_layer)
+    throw BadInput(fmt::format("{}: {} layer kinds for {} layers", file, c.layer_specs.size(),
+                               c.n_layer));
+  for (const LayerSpec& s : c.layer_specs)
+    if (s.window < 0)
+      throw BadInput(fmt::format("{}: sliding window {} is out of range", file, s.window));
   if (c.n_head % c.n_kv_head != 0)
     throw BadInput(fmt::format("{}: {} attention heads are not a multiple of {} key/value heads",
                                file, c.n_head, c.n_kv_head));

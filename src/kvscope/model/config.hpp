@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -13,6 +15,13 @@ class GgufFile;
 }
 
 namespace kvscope::model {
+
+// The model families kvscope runs. Each has one tensor table (weights.cpp); everything else
+// that differs between them is the data below.
+enum class Family { Gpt2, Llama, Qwen2 };
+
+// "gpt2", "llama", "qwen2": the name used in messages, captures and metrics.
+std::string_view family_name(Family f);
 
 enum class NormKind { LayerNorm, RmsNorm };
 enum class MlpKind { GeluTanh, SwiGlu };
@@ -29,8 +38,15 @@ struct RopeScaling {
   int original_max_position = 8192;
 };
 
+// What may differ from one layer to the next.
+struct LayerSpec {
+  // Sliding-window attention: a query at position p sees keys p - window + 1 .. p (itself
+  // and the window - 1 before it); 0 means every earlier position.
+  int window = 0;
+};
+
 struct Config {
-  std::string arch;  // "gpt2", "llama", "qwen2"
+  Family family = Family::Llama;
   int n_layer = 0;
   int d_model = 0;    // hidden size
   int n_head = 0;     // query heads
@@ -60,6 +76,12 @@ struct Config {
   int bos_id = -1;
   int eos_id = -1;
 
+  // One entry per layer, or empty when every layer is the default LayerSpec.
+  std::vector<LayerSpec> layer_specs;
+  LayerSpec layer(int l) const {
+    return layer_specs.empty() ? LayerSpec{} : layer_specs[static_cast<size_t>(l)];
+  }
+
   // Bytes of K and V for one token in all layers (fp32).
   int64_t kv_bytes_per_token() const {
     return 2LL * n_layer * n_kv_head * head_dim * static_cast<int64_t>(sizeof(float));
@@ -76,7 +98,9 @@ Config config_from_gguf(const io::GgufFile& g);
 // Checks sizes are positive, consistent and not absurd; throws BadInput naming `file`.
 void validate_config(const Config& c, const std::string& file);
 
-// Architectures kvscope runs, for "unsupported architecture X; supported: ..." messages.
-const char* supported_architectures();
+// Architectures kvscope runs, for "unsupported architecture X; supported: ..." messages: the
+// Hugging Face model_type values, or the GGUF general.architecture values.
+const char* supported_hf_architectures();
+const char* supported_gguf_architectures();
 
 }  // namespace kvscope::model

@@ -26,12 +26,16 @@ Config config_from_gguf(const io::GgufFile& g) {
   if (!arch)
     throw BadInput(fmt::format("{}: missing metadata key 'general.architecture'", g.path()));
   const std::string& a = *arch;
-  if (a != "llama" && a != "qwen2" && a != "gpt2")
-    throw Unsupported(fmt::format(
-        "{}: unsupported architecture '{}'; supported: llama, qwen2, gpt2", g.path(), a));
-
   Config c;
-  c.arch = a;
+  if (a == "llama")
+    c.family = Family::Llama;
+  else if (a == "qwen2")
+    c.family = Family::Qwen2;
+  else if (a == "gpt2")
+    c.family = Family::Gpt2;
+  else
+    throw Unsupported(fmt::format("{}: unsupported architecture '{}'; supported: {}", g.path(), a,
+                                  supported_gguf_architectures()));
   c.n_layer = int_key(g, a + ".block_count");
   c.d_model = int_key(g, a + ".embedding_length");
   c.d_ff = int_key(g, a + ".feed_forward_length");
@@ -47,7 +51,7 @@ Config config_from_gguf(const io::GgufFile& g) {
   c.bos_id = static_cast<int>(g.get_int("tokenizer.ggml.bos_token_id").value_or(-1));
   c.eos_id = static_cast<int>(g.get_int("tokenizer.ggml.eos_token_id").value_or(-1));
 
-  if (a == "gpt2") {
+  if (c.family == Family::Gpt2) {
     c.norm = NormKind::LayerNorm;
     c.norm_eps =
         static_cast<float>(g.get_float(a + ".attention.layer_norm_epsilon").value_or(1e-5));
@@ -70,7 +74,7 @@ Config config_from_gguf(const io::GgufFile& g) {
                                     g.path(), rope_dims, c.head_dim));
     if (auto type = g.get_string(a + ".rope.scaling.type"); type && *type != "none")
       throw Unsupported(fmt::format("{}: RoPE scaling '{}' is not supported", g.path(), *type));
-    c.qkv_bias = a == "qwen2";
+    c.qkv_bias = c.family == Family::Qwen2;
   }
   validate_config(c, g.path());
   return c;

@@ -11,6 +11,22 @@
 
 namespace kvscope::model {
 
+// Scratch of the forward pass over one sequence (activations, attention scores, packed keys),
+// kept with the cache so that it is allocated once per sequence and length, not per call.
+// A copy of a cache starts with empty scratch of its own.
+struct RunState {
+  RunState() = default;
+  RunState(const RunState&) {}
+  RunState& operator=(const RunState&) { return *this; }
+  RunState(RunState&&) = default;
+  RunState& operator=(RunState&&) = default;
+
+  std::vector<float> x, h, qkv, attn, mid;              // [n, d], [n, d], [n, qkv], [n, H D], [n, mlp]
+  std::vector<float> cos, sin;                          // [n, D / 2] RoPE angles
+  std::vector<std::vector<float>> scores;               // per thread: [rows, T] scores
+  std::vector<std::vector<float>> packed_keys;          // per KV head: attention_kernel panels
+};
+
 struct KvLayer {
   std::vector<float> k;           // [G, capacity, D] after RoPE
   std::vector<float> v;           // [G, capacity, D]
@@ -40,6 +56,8 @@ class KvCache {
   const float* v_row(int l, int g, int t) const { return &layer(l).v[index(g, t)]; }
   const float* k_pre_row(int l, int g, int t) const { return &layer(l).k_pre_rope[index(g, t)]; }
 
+  RunState& run_state() { return run_state_; }
+
   // Makes room for `n` more tokens (grows the slabs, keeping contents).
   void reserve_more(int n);
   // Marks `n` more positions as filled (the forward pass wrote them).
@@ -58,6 +76,7 @@ class KvCache {
   int capacity_ = 0;
   int length_ = 0;
   bool keep_pre_rope_ = false;
+  RunState run_state_;
 };
 
 }  // namespace kvscope::model

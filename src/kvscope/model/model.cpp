@@ -21,32 +21,49 @@ namespace {
 
 constexpr int kQueryBlock = 64;  // query rows per attention task
 
-// y[n, out] = x[n, in] W^T (+ b[out]) (+ y if accumulate), x's rows `ldx` apart. W is
-// [out, in], or [in, out] when in_major (GPT-2 Conv1D). One row goes through sgemv:
-// OpenBLAS's sgemm with M = 1 is several times slower.
-void linear(float* y, const float* x, int ldx, const Param& W, bool in_major,
-            const std::vector<float>& b, int n, int in, int out, bool accumulate = false) {
-  // The bias goes in first and the product is accumulated onto it: OpenBLAS makes a pass over
-  // y for any beta other than 1, so this saves one pass over the output.
-  if (!b.empty()) {
-#pragma omp parallel for if (int64_t{n} * out > 65536)
-    for (int i = 0; i < n; ++i) {
-      float* row = y + static_cast<size_t>(i) * out;
-      if (accumulate)
-        for (int j = 0; j < out; ++j) row[j] += b[static_cast<size_t>(j)];
-      else
-        std::memcpy(row, b.data(), sizeof(float) * static_cast<size_t>(out));
+// Puts each head's D outputs of llama.cpp's GGUF q/k order (rows 2i, 2i+1 of a head rotate
+// together) back into Hugging Face's order (i, i + D/2), for n rows `ld` apart.
+void unpermute_heads(float* y, int64_t ld, int n, int heads, int64_t D) {
+  const int64_t half = D / 2;
+#pragma omp parallel for if (n > 8)
+  for (int i = 0; i < n; ++i) {
+    float tmp[4096];  // validate_config caps head_dim at 4096
+    for (int h = 0; h < heads; ++h) {
+      float* v = y + i * ld + h * D;
+      for (int64_t k = 0; k < half; ++k) {
+        tmp[k] = v[2 * k];
+        tmp[k + half] = v[2 * k + 1];
+      }
+      std::memcpy(v, tmp, sizeof(float) * static_cast<size_t>(D));
     }
   }
-  const float beta = accumulate || !b.empty() ? 1.0f : 0.0f;
-  if (n == 1) {
-    if (in_major)
-      cblas_sgemv(CblasRowMajor, CblasTrans, in, out, 1.0f, W.data(), out, x, 1, beta, y, 1);
+}
+
+// y[n, L.out] (+)= x[n, L.in] W^T + b, rows of x `ldx` apart and of y `ldy` apart; each part of
+// the projection writes its own columns.
+void linear(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Linear& L,
+            bool accumulate = false) {
+  for (const LinearPart& p : L.parts) {
+    float* yp = y + p.offset;
+    const int64_t width = L.in_major ? p.w.cols() : p.w.rows();
+    // The bias goes in first and the product is accumulated onto it: OpenBLAS makes a pass
+    // over y for any beta other than 1, so this saves one pass over the output.
+    if (!p.b.empty()) {
+#pragma omp parallel for if (int64_t{n} * width > 65536)
+      for (int i = 0; i < n; ++i) {
+        float* row = yp + i * ldy;
+        if (accumulate)
+          for (int64_t j = 0; j < width; ++j) row[j] += p.b[static_cast<size_t>(j)];
+        else
+          std::memcpy(row, p.b.data(), sizeof(float) * static_cast<size_t>(width));
+      }
+    }
+    const bool acc = accumulate || !p.b.empty();
+    if (L.in_major)
+      matmul_in_major(yp, ldy, x, ldx, n, p.w, acc);
     else
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, W.data(), in, x, 1, beta, y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, in_major ? CblasNoTrans : CblasTrans, n, out, in, 1.0f,
-                x, ldx, W.data(), in_major ? out : in, beta, y, out);
+      matmul(yp, ldy, x, ldx, n, p.w, acc);
+    if (p.gguf_rope_heads > 0) unpermute_heads(yp, ldy, n, p.gguf_rope_heads, width / p.gguf_rope_heads);
   }
 }
 
@@ -140,101 +157,101 @@ KvCache Model::new_cache(int capacity, bool keep_pre_rope) const {
                  keep_pre_rope);
 }
 
-ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
-                             const ForwardRequest& req) const {
-  const Config& c = config_;
-  const int n = static_cast<int>(tokens.size());
-  const int p0 = cache.length();
-  const int T = p0 + n;
-  const int d = c.d_model, H = c.n_head, G = c.n_kv_head, D = c.head_dim, V = c.vocab_size;
-  const int qd = H * D, kd = G * D, qkv_w = qd + 2 * kd;
-  const int F = c.d_ff;
-  if (n == 0) throw BadInput("forward: no tokens to run");
-  if (T > c.n_ctx)
-    throw BadInput(fmt::format("{} tokens exceed the model's context length of {}", T, c.n_ctx));
-  for (int i = 0; i < n; ++i)
-    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= V)
-      throw BadInput(fmt::format("token id {} is outside the vocabulary (size {})",
-                                 tokens[static_cast<size_t>(i)], V));
-  cache.reserve_more(n);
+namespace {
 
-  ForwardResult res;
-  const size_t nd = static_cast<size_t>(n) * d;
-  std::vector<float> x(nd), h(nd), qkv(static_cast<size_t>(n) * qkv_w),
-      attn(static_cast<size_t>(n) * qd);
-  const int mlp_w = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
-  std::vector<float> mid(static_cast<size_t>(n) * mlp_w);
+// One forward call: n new tokens at positions p0 .. p0+n-1 over a cache that then holds T.
+// Each stage is a function over the run state's buffers, with shapes in its comment.
+struct Pass {
+  const Config& c;
+  const Weights& w;
+  const std::vector<float>& inv_freq;
+  KvCache& cache;
+  RunState& rs;
+  const ForwardRequest& req;
+  ForwardResult& res;
+  int n, p0, T;
+  int d = c.d_model, H = c.n_head, G = c.n_kv_head, D = c.head_dim;
+  int qd = H * D, kd = G * D, qkv_w = qd + 2 * kd;
+  int F = c.d_ff, mlp_w = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
+  size_t zn = static_cast<size_t>(n);  // n as a size, for row offsets
 
-  // Embeddings.
-  for (int i = 0; i < n; ++i) {
-    const float* e = &weights_.tok_emb[static_cast<size_t>(tokens[static_cast<size_t>(i)]) * d];
-    std::memcpy(&x[static_cast<size_t>(i) * d], e, sizeof(float) * d);
-    if (c.pos == PosKind::Learned) {
-      const float* pe = &weights_.pos_emb[static_cast<size_t>(p0 + i) * d];
-      for (int j = 0; j < d; ++j) x[static_cast<size_t>(i) * d + j] += pe[j];
+  // Scratch for this call, grown (never shrunk) in the run state.
+  void prepare() {
+    auto fit = [](std::vector<float>& v, size_t size) {
+      if (v.size() < size) v.resize(size);
+    };
+    fit(rs.x, zn * d);
+    fit(rs.h, zn * d);
+    fit(rs.qkv, zn * qkv_w);
+    fit(rs.attn, zn * qd);
+    fit(rs.mid, zn * mlp_w);
+    if (c.pos == PosKind::Rope) {
+      fit(rs.cos, zn * (D / 2));
+      fit(rs.sin, zn * (D / 2));
+    }
+    rs.scores.resize(static_cast<size_t>(omp_get_max_threads()));
+  }
+
+  // x[n, d] = token embeddings (+ learned positions).
+  void embed(std::span<const int32_t> tokens) {
+    std::vector<float> pos(c.pos == PosKind::Learned ? static_cast<size_t>(d) : 0);
+    for (int i = 0; i < n; ++i) {
+      float* xi = &rs.x[i * static_cast<size_t>(d)];
+      w.tok_emb.dequantize_rows(tokens[static_cast<size_t>(i)], 1, xi);
+      if (c.pos == PosKind::Learned) {
+        w.pos_emb.dequantize_rows(p0 + i, 1, pos.data());
+        for (int j = 0; j < d; ++j) xi[j] += pos[static_cast<size_t>(j)];
+      }
     }
   }
 
-  // RoPE angles for the new positions: [n, D/2] each. Angles are position * frequency in
-  // fp32, as transformers computes them.
-  const int half = D / 2;
-  std::vector<float> cosv, sinv;
-  if (c.pos == PosKind::Rope) {
-    cosv.resize(static_cast<size_t>(n) * half);
-    sinv.resize(static_cast<size_t>(n) * half);
+  // cos, sin [n, D/2]: RoPE angles of the new positions, position * frequency in fp32 as
+  // transformers computes them.
+  void rope_angles() {
+    const int half = D / 2;
     for (int i = 0; i < n; ++i)
       for (int k = 0; k < half; ++k) {
-        const float a = static_cast<float>(p0 + i) * inv_freq_[static_cast<size_t>(k)];
-        cosv[static_cast<size_t>(i) * half + k] = std::cos(a);
-        sinv[static_cast<size_t>(i) * half + k] = std::sin(a);
+        const float a = static_cast<float>(p0 + i) * inv_freq[static_cast<size_t>(k)];
+        rs.cos[static_cast<size_t>(i) * half + k] = std::cos(a);
+        rs.sin[static_cast<size_t>(i) * half + k] = std::sin(a);
       }
   }
 
-  if (req.attention) res.patterns.resize(static_cast<size_t>(c.n_layer));
-  if (req.resid) res.resid.resize(static_cast<size_t>(c.n_layer));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const int group = H / G;
-  const int n_threads = omp_get_max_threads();
-  std::vector<std::vector<float>> scores(static_cast<size_t>(n_threads));
-  // Blocks of more than one query row take Q K^T from our kernel, which reads each KV head's
-  // keys packed once per layer (see attention_kernel.hpp); single rows go through sgemv.
-  const bool own_kernel = n > 1 && attention::kernel_enabled();
-  std::vector<std::vector<float>> packed_keys(static_cast<size_t>(own_kernel ? G : 0));
-
-  for (int l = 0; l < c.n_layer; ++l) {
-    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
-    normalize(h.data(), x.data(), w.norm1_w, w.norm1_b, n, d, c.norm, c.norm_eps);
-    linear(qkv.data(), h.data(), d, w.wqkv, w.in_major, w.bqkv, n, d, qkv_w);
-
-    // Keys and values into the cache; RoPE on queries and keys.
+  // qkv[n, H D + 2 G D] -> RoPE on q and k; k (before and after RoPE) and v into the cache.
+  void write_kv(int l) {
+    const int half = D / 2;
 #pragma omp parallel for if (n > 8)
     for (int i = 0; i < n; ++i) {
-      float* row = &qkv[static_cast<size_t>(i) * qkv_w];
+      float* row = &rs.qkv[static_cast<size_t>(i) * qkv_w];
+      const float* cs = c.pos == PosKind::Rope ? &rs.cos[static_cast<size_t>(i) * half] : nullptr;
+      const float* sn = c.pos == PosKind::Rope ? &rs.sin[static_cast<size_t>(i) * half] : nullptr;
       for (int g = 0; g < G; ++g) {
         float* k = row + qd + g * D;
         if (cache.keeps_pre_rope())
           std::memcpy(cache.k_pre_row(l, g, p0 + i), k, sizeof(float) * D);
-        if (c.pos == PosKind::Rope)
-          rope_rotate(k, &cosv[static_cast<size_t>(i) * half], &sinv[static_cast<size_t>(i) * half],
-                      D, c.rope_pairing);
+        if (cs) rope_rotate(k, cs, sn, D, c.rope_pairing);
         std::memcpy(cache.k_row(l, g, p0 + i), k, sizeof(float) * D);
         std::memcpy(cache.v_row(l, g, p0 + i), row + qd + kd + g * D, sizeof(float) * D);
       }
-      if (c.pos == PosKind::Rope)
-        for (int hh = 0; hh < H; ++hh)
-          rope_rotate(row + hh * D, &cosv[static_cast<size_t>(i) * half],
-                      &sinv[static_cast<size_t>(i) * half], D, c.rope_pairing);
+      if (cs)
+        for (int hh = 0; hh < H; ++hh) rope_rotate(row + hh * D, cs, sn, D, c.rope_pairing);
     }
+  }
 
+  // attn[n, H D] = softmax(q K^T / sqrt(D), causal and windowed) V over the T cached
+  // positions, one (query head, block of query rows) per task. A block of rows i0..i1-1 only
+  // sees keys 0..p0+i1-1, so causal work is about halved and the block's scores S[rows, Tb]
+  // stay in cache. Patterns [H, n, T] are written when asked for.
+  void attention(int l, bool own_kernel) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const int group = H / G;
+    const int window = c.layer(l).window;
     if (own_kernel) {
+      rs.packed_keys.resize(static_cast<size_t>(G));
 #pragma omp parallel for if (int64_t{T} * kd > (1 << 16))
       for (int g = 0; g < G; ++g)
-        attention::pack_keys(cache.k_row(l, g, 0), T, D, packed_keys[static_cast<size_t>(g)]);
+        attention::pack_keys(cache.k_row(l, g, 0), T, D, rs.packed_keys[static_cast<size_t>(g)]);
     }
-
-    // Attention, one (query head, block of query rows) per task. A block of rows i0..i1-1
-    // only sees keys 0..p0+i1-1, so causal work is about halved and the block's scores
-    // S[rows, Tb] stay in cache: S = Q K^T * scale, causal softmax, O = S V.
     if (req.attention)
       res.patterns[static_cast<size_t>(l)].assign(static_cast<size_t>(H) * n * T, 0.0f);
     const int n_blocks = (n + kQueryBlock - 1) / kQueryBlock;
@@ -252,41 +269,30 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         S = &res.patterns[static_cast<size_t>(l)][(static_cast<size_t>(hh) * n + i0) * T];
         lds = T;
       } else {
-        std::vector<float>& scratch = scores[static_cast<size_t>(omp_get_thread_num())];
-        scratch.resize(static_cast<size_t>(rows) * Tb);
+        std::vector<float>& scratch = rs.scores[static_cast<size_t>(omp_get_thread_num())];
+        if (scratch.size() < static_cast<size_t>(rows) * Tb)
+          scratch.resize(static_cast<size_t>(rows) * Tb);
         S = scratch.data();
         lds = Tb;
       }
       const int g = hh / group;
       const float* K = cache.k_row(l, g, 0);
       const float* Vv = cache.v_row(l, g, 0);
-      const float* Q = &qkv[static_cast<size_t>(i0) * qkv_w + static_cast<size_t>(hh) * D];
-      float* O = &attn[static_cast<size_t>(i0) * qd + static_cast<size_t>(hh) * D];
+      const float* Q = &rs.qkv[static_cast<size_t>(i0) * qkv_w + static_cast<size_t>(hh) * D];
+      float* O = &rs.attn[static_cast<size_t>(i0) * qd + static_cast<size_t>(hh) * D];
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S, 1);
       } else if (own_kernel) {
-        attention::scores(Q, qkv_w, rows, packed_keys[static_cast<size_t>(g)].data(), D, Tb,
+        attention::scores(Q, qkv_w, rows, rs.packed_keys[static_cast<size_t>(g)].data(), D, Tb,
                           p0 + i0, scale, S, lds);
       } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
                     0.0f, S, lds);
       }
       for (int r = 0; r < rows; ++r) {
-        float* s = S + static_cast<size_t>(r) * lds;
-        const int last = p0 + i0 + r;  // attends to positions 0..last
-        float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j <= last; ++j) mx = std::max(mx, s[j]);
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j <= last; ++j) {
-          s[j] = fast_exp(s[j] - mx);
-          sum += s[j];
-        }
-        const float inv = 1.0f / sum;
-        for (int j = 0; j <= last; ++j) s[j] *= inv;
-        // Masked positions: zero up to Tb for the product below; a pattern row is zero beyond.
-        for (int j = last + 1; j < Tb; ++j) s[j] = 0.0f;
+        const int last = p0 + i0 + r;  // attends to positions first..last
+        const int first = window > 0 ? std::max(0, last - window + 1) : 0;
+        softmax_row(S + static_cast<size_t>(r) * lds, first, last, Tb);
       }
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S, 1, 0.0f, O, 1);
@@ -295,43 +301,103 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
                     0.0f, O, qd);
       }
     }
-    linear(x.data(), attn.data(), qd, w.wo, w.in_major, w.bo, n, qd, d, /*accumulate=*/true);
+  }
 
-    // MLP.
-    normalize(h.data(), x.data(), w.norm2_w, w.norm2_b, n, d, c.norm, c.norm_eps);
-    linear(mid.data(), h.data(), d, w.w_in, w.in_major, w.b_in, n, d, mlp_w);
-    if (c.mlp == MlpKind::SwiGlu) {
+  // s[first..last] = softmax of themselves; everything else up to Tb is zero (masked: zero for
+  // the product with V, and a pattern row is zero there).
+  static void softmax_row(float* s, int first, int last, int Tb) {
+    float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int j = first; j <= last; ++j) mx = std::max(mx, s[j]);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = first; j <= last; ++j) {
+      s[j] = fast_exp(s[j] - mx);
+      sum += s[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int j = first; j <= last; ++j) s[j] *= inv;
+    for (int j = 0; j < first; ++j) s[j] = 0.0f;
+    for (int j = last + 1; j < Tb; ++j) s[j] = 0.0f;
+  }
+
+  // x[n, d] += attention(norm1(x)) W_o^T (+ b_o).
+  void attention_block(int l, bool own_kernel) {
+    const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    normalize(rs.h.data(), rs.x.data(), lw.norm1_w, lw.norm1_b, n, d, c.norm, c.norm_eps);
+    linear(rs.qkv.data(), qkv_w, rs.h.data(), d, n, lw.qkv);
+    write_kv(l);
+    attention(l, own_kernel);
+    linear(rs.x.data(), d, rs.attn.data(), qd, n, lw.o, /*accumulate=*/true);
+  }
+
+  // x[n, d] += mlp(norm2(x)): GELU: up -> gelu -> down; SwiGLU: (silu(gate) * up) -> down.
+  void mlp_block(int l) {
+    const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    normalize(rs.h.data(), rs.x.data(), lw.norm2_w, lw.norm2_b, n, d, c.norm, c.norm_eps);
+    linear(rs.mid.data(), mlp_w, rs.h.data(), d, n, lw.mlp_in);
+    const bool swiglu = c.mlp == MlpKind::SwiGlu;
 #pragma omp parallel for if (n > 8)
-      for (int i = 0; i < n; ++i) {
-        float* row = &mid[static_cast<size_t>(i) * mlp_w];
-        // Gate in the first F columns, up in the next F; the product goes into the first F.
+    for (int i = 0; i < n; ++i) {
+      // SwiGLU: gate in the first F columns, up in the next F; the product goes into the first F.
+      float* row = &rs.mid[static_cast<size_t>(i) * mlp_w];
+      if (swiglu) {
 #pragma omp simd
         for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
-      }
-      // Down projection reads [n, F] rows with a stride of 2F.
-      linear(x.data(), mid.data(), mlp_w, w.w_out, w.in_major, w.b_out, n, F, d,
-             /*accumulate=*/true);
-    } else {
-#pragma omp parallel for if (n > 8)
-      for (int i = 0; i < n; ++i) {
-        float* row = &mid[static_cast<size_t>(i) * mlp_w];
+      } else {
 #pragma omp simd
         for (int j = 0; j < F; ++j) row[j] = gelu_tanh(row[j]);
       }
-      linear(x.data(), mid.data(), F, w.w_out, w.in_major, w.b_out, n, F, d, /*accumulate=*/true);
     }
-    if (req.resid) res.resid[static_cast<size_t>(l)].assign(x.begin(), x.end());
+    // The down projection reads [n, F] rows with a stride of mlp_w.
+    linear(rs.x.data(), d, rs.mid.data(), mlp_w, n, lw.mlp_out, /*accumulate=*/true);
+  }
+
+  // logits[rows, V] = norm_f(x[last rows]) W_head^T.
+  void head(int rows) {
+    const float* xr = &rs.x[static_cast<size_t>(n - rows) * d];
+    normalize(rs.h.data(), xr, w.norm_f_w, w.norm_f_b, rows, d, c.norm, c.norm_eps);
+    res.logits.resize(static_cast<size_t>(rows) * c.vocab_size);
+    linear(res.logits.data(), c.vocab_size, rs.h.data(), d, rows, w.lm_head);
+  }
+};
+
+}  // namespace
+
+ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
+                             const ForwardRequest& req) const {
+  const Config& c = config_;
+  const int n = static_cast<int>(tokens.size());
+  const int p0 = cache.length();
+  if (n == 0) throw BadInput("forward: no tokens to run");
+  if (p0 + n > c.n_ctx)
+    throw BadInput(
+        fmt::format("{} tokens exceed the model's context length of {}", p0 + n, c.n_ctx));
+  for (const int32_t t : tokens)
+    if (t < 0 || t >= c.vocab_size)
+      throw BadInput(
+          fmt::format("token id {} is outside the vocabulary (size {})", t, c.vocab_size));
+  cache.reserve_more(n);
+
+  ForwardResult res;
+  Pass pass{c, weights_, inv_freq_, cache, cache.run_state(), req, res, n, p0, p0 + n};
+  pass.prepare();
+  pass.embed(tokens);
+  if (c.pos == PosKind::Rope) pass.rope_angles();
+  if (req.attention) res.patterns.resize(static_cast<size_t>(c.n_layer));
+  if (req.resid) res.resid.resize(static_cast<size_t>(c.n_layer));
+  // Blocks of more than one query row take Q K^T from our kernel, which reads each KV head's
+  // keys packed once per layer (see attention_kernel.hpp); single rows go through sgemv.
+  const bool own_kernel = n > 1 && attention::kernel_enabled();
+  for (int l = 0; l < c.n_layer; ++l) {
+    pass.attention_block(l, own_kernel);
+    pass.mlp_block(l);
+    if (req.resid)
+      res.resid[static_cast<size_t>(l)].assign(pass.rs.x.begin(),
+                                               pass.rs.x.begin() + static_cast<ptrdiff_t>(n) * c.d_model);
   }
   cache.advance(n);
-
-  // Final norm and LM head on the rows asked for.
-  const int rows = req.all_logits ? n : 1;
-  const float* xr = &x[static_cast<size_t>(n - rows) * d];
-  std::vector<float> hf(static_cast<size_t>(rows) * d);
-  normalize(hf.data(), xr, weights_.norm_f_w, weights_.norm_f_b, rows, d, c.norm, c.norm_eps);
-  res.logits.resize(static_cast<size_t>(rows) * V);
-  const Param& head = weights_.lm_head.empty() ? weights_.tok_emb : weights_.lm_head;
-  linear(res.logits.data(), hf.data(), d, head, /*in_major=*/false, {}, rows, d, V);
+  pass.head(req.all_logits ? n : 1);
   return res;
 }
 

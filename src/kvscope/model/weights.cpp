@@ -1,7 +1,10 @@
 #include "kvscope/model/weights.hpp"
 
-#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,229 +15,456 @@ namespace kvscope::model {
 
 namespace {
 
+// Where a tensor goes.
+enum class Slot : uint8_t {
+  TokEmb, PosEmb, NormFW, NormFB, LmHead, RopeFreqs,  // once per model
+  Norm1W, Norm1B, Qkv, QkvB, Q, QB, K, KB, V, VB, O, OB,
+  Norm2W, Norm2B, Gate, GateB, Up, UpB, Down, DownB,  // once per layer
+};
+constexpr Slot kFirstLayerSlot = Slot::Norm1W;
+
+// Sizes a shape is made of (Config fields, or sums of them).
+enum class Dim : uint8_t { None, d, V, C, Qkv, Qd, Kd, F, HalfD };
+
+// When a tensor must be present: always, only for some configs, or never (read if present).
+enum class Need : uint8_t {
+  Always,
+  Optional,
+  LayerNorm,   // NormKind::LayerNorm
+  Learned,     // PosKind::Learned
+  QkvBias,     // qkv_bias
+  OutBias,     // out_bias
+  MlpBias,     // mlp_bias
+  SwiGlu,      // MlpKind::SwiGlu
+  SwiGluBias,  // SwiGLU with mlp_bias
+  Untied,      // !tied_head
+  UnlessFusedQkv,      // when the file has no fused q|k|v tensor
+  UnlessFusedQkvBias,  // ... and qkv_bias
+  FusedQkvBias,        // a fused q|k|v tensor and qkv_bias
+  RopeOptional,        // RoPE models, read if present
+};
+
+// One row of a family's tensor table: `name` is a pattern with {l} for the layer index and
+// {p} for a prefix some checkpoints put before every name. Matrices are [rows, cols]; vectors
+// have cols == None. `in_major` matrices are stored [in, out] (GPT-2's Conv1D).
+struct TensorRow {
+  Slot slot;
+  Need need;
+  Dim rows, cols;
+  const char* name;
+  bool in_major = false;
+};
+
+constexpr TensorRow kHfGpt2[] = {
+    {Slot::TokEmb, Need::Always, Dim::V, Dim::d, "{p}wte.weight"},
+    {Slot::PosEmb, Need::Always, Dim::C, Dim::d, "{p}wpe.weight"},
+    {Slot::Norm1W, Need::Always, Dim::d, Dim::None, "{p}h.{l}.ln_1.weight"},
+    {Slot::Norm1B, Need::Always, Dim::d, Dim::None, "{p}h.{l}.ln_1.bias"},
+    {Slot::Qkv, Need::Always, Dim::d, Dim::Qkv, "{p}h.{l}.attn.c_attn.weight", true},
+    {Slot::QkvB, Need::Always, Dim::Qkv, Dim::None, "{p}h.{l}.attn.c_attn.bias"},
+    {Slot::O, Need::Always, Dim::Qd, Dim::d, "{p}h.{l}.attn.c_proj.weight", true},
+    {Slot::OB, Need::Always, Dim::d, Dim::None, "{p}h.{l}.attn.c_proj.bias"},
+    {Slot::Norm2W, Need::Always, Dim::d, Dim::None, "{p}h.{l}.ln_2.weight"},
+    {Slot::Norm2B, Need::Always, Dim::d, Dim::None, "{p}h.{l}.ln_2.bias"},
+    {Slot::Up, Need::Always, Dim::d, Dim::F, "{p}h.{l}.mlp.c_fc.weight", true},
+    {Slot::UpB, Need::Always, Dim::F, Dim::None, "{p}h.{l}.mlp.c_fc.bias"},
+    {Slot::Down, Need::Always, Dim::F, Dim::d, "{p}h.{l}.mlp.c_proj.weight", true},
+    {Slot::DownB, Need::Always, Dim::d, Dim::None, "{p}h.{l}.mlp.c_proj.bias"},
+    {Slot::NormFW, Need::Always, Dim::d, Dim::None, "{p}ln_f.weight"},
+    {Slot::NormFB, Need::Always, Dim::d, Dim::None, "{p}ln_f.bias"},
+    {Slot::LmHead, Need::Untied, Dim::V, Dim::d, "lm_head.weight"},
+};
+
+// Llama, Mistral and Qwen2 as transformers saves them.
+constexpr TensorRow kHfLlama[] = {
+    {Slot::TokEmb, Need::Always, Dim::V, Dim::d, "model.embed_tokens.weight"},
+    {Slot::Norm1W, Need::Always, Dim::d, Dim::None, "model.layers.{l}.input_layernorm.weight"},
+    {Slot::Q, Need::Always, Dim::Qd, Dim::d, "model.layers.{l}.self_attn.q_proj.weight"},
+    {Slot::QB, Need::QkvBias, Dim::Qd, Dim::None, "model.layers.{l}.self_attn.q_proj.bias"},
+    {Slot::K, Need::Always, Dim::Kd, Dim::d, "model.layers.{l}.self_attn.k_proj.weight"},
+    {Slot::KB, Need::QkvBias, Dim::Kd, Dim::None, "model.layers.{l}.self_attn.k_proj.bias"},
+    {Slot::V, Need::Always, Dim::Kd, Dim::d, "model.layers.{l}.self_attn.v_proj.weight"},
+    {Slot::VB, Need::QkvBias, Dim::Kd, Dim::None, "model.layers.{l}.self_attn.v_proj.bias"},
+    {Slot::O, Need::Always, Dim::d, Dim::Qd, "model.layers.{l}.self_attn.o_proj.weight"},
+    {Slot::OB, Need::OutBias, Dim::d, Dim::None, "model.layers.{l}.self_attn.o_proj.bias"},
+    {Slot::Norm2W, Need::Always, Dim::d, Dim::None,
+     "model.layers.{l}.post_attention_layernorm.weight"},
+    {Slot::Gate, Need::Always, Dim::F, Dim::d, "model.layers.{l}.mlp.gate_proj.weight"},
+    {Slot::GateB, Need::MlpBias, Dim::F, Dim::None, "model.layers.{l}.mlp.gate_proj.bias"},
+    {Slot::Up, Need::Always, Dim::F, Dim::d, "model.layers.{l}.mlp.up_proj.weight"},
+    {Slot::UpB, Need::MlpBias, Dim::F, Dim::None, "model.layers.{l}.mlp.up_proj.bias"},
+    {Slot::Down, Need::Always, Dim::d, Dim::F, "model.layers.{l}.mlp.down_proj.weight"},
+    {Slot::DownB, Need::MlpBias, Dim::d, Dim::None, "model.layers.{l}.mlp.down_proj.bias"},
+    {Slot::NormFW, Need::Always, Dim::d, Dim::None, "model.norm.weight"},
+    {Slot::LmHead, Need::Untied, Dim::V, Dim::d, "lm_head.weight"},
+};
+
+// Every family as llama.cpp's converters name its tensors; what a family lacks is not needed
+// by its config (no biases for llama, no gate for GELU, ...).
+constexpr TensorRow kGguf[] = {
+    {Slot::TokEmb, Need::Always, Dim::V, Dim::d, "token_embd.weight"},
+    {Slot::PosEmb, Need::Learned, Dim::C, Dim::d, "position_embd.weight"},
+    {Slot::Norm1W, Need::Always, Dim::d, Dim::None, "blk.{l}.attn_norm.weight"},
+    {Slot::Norm1B, Need::LayerNorm, Dim::d, Dim::None, "blk.{l}.attn_norm.bias"},
+    {Slot::Qkv, Need::Optional, Dim::Qkv, Dim::d, "blk.{l}.attn_qkv.weight"},
+    {Slot::QkvB, Need::FusedQkvBias, Dim::Qkv, Dim::None, "blk.{l}.attn_qkv.bias"},
+    {Slot::Q, Need::UnlessFusedQkv, Dim::Qd, Dim::d, "blk.{l}.attn_q.weight"},
+    {Slot::QB, Need::UnlessFusedQkvBias, Dim::Qd, Dim::None, "blk.{l}.attn_q.bias"},
+    {Slot::K, Need::UnlessFusedQkv, Dim::Kd, Dim::d, "blk.{l}.attn_k.weight"},
+    {Slot::KB, Need::UnlessFusedQkvBias, Dim::Kd, Dim::None, "blk.{l}.attn_k.bias"},
+    {Slot::V, Need::UnlessFusedQkv, Dim::Kd, Dim::d, "blk.{l}.attn_v.weight"},
+    {Slot::VB, Need::UnlessFusedQkvBias, Dim::Kd, Dim::None, "blk.{l}.attn_v.bias"},
+    {Slot::O, Need::Always, Dim::d, Dim::Qd, "blk.{l}.attn_output.weight"},
+    {Slot::OB, Need::OutBias, Dim::d, Dim::None, "blk.{l}.attn_output.bias"},
+    {Slot::Norm2W, Need::Always, Dim::d, Dim::None, "blk.{l}.ffn_norm.weight"},
+    {Slot::Norm2B, Need::LayerNorm, Dim::d, Dim::None, "blk.{l}.ffn_norm.bias"},
+    {Slot::Gate, Need::SwiGlu, Dim::F, Dim::d, "blk.{l}.ffn_gate.weight"},
+    {Slot::GateB, Need::SwiGluBias, Dim::F, Dim::None, "blk.{l}.ffn_gate.bias"},
+    {Slot::Up, Need::Always, Dim::F, Dim::d, "blk.{l}.ffn_up.weight"},
+    {Slot::UpB, Need::MlpBias, Dim::F, Dim::None, "blk.{l}.ffn_up.bias"},
+    {Slot::Down, Need::Always, Dim::d, Dim::F, "blk.{l}.ffn_down.weight"},
+    {Slot::DownB, Need::MlpBias, Dim::d, Dim::None, "blk.{l}.ffn_down.bias"},
+    {Slot::NormFW, Need::Always, Dim::d, Dim::None, "output_norm.weight"},
+    {Slot::NormFB, Need::LayerNorm, Dim::d, Dim::None, "output_norm.bias"},
+    // GGUF files without output.weight have a tied head (config_from_gguf sets tied_head).
+    {Slot::LmHead, Need::Untied, Dim::V, Dim::d, "output.weight"},
+    {Slot::RopeFreqs, Need::RopeOptional, Dim::HalfD, Dim::None, "rope_freqs.weight"},
+};
+
+std::span<const TensorRow> table(Family f, WeightNaming naming) {
+  if (naming == WeightNaming::Gguf) return kGguf;
+  return f == Family::Gpt2 ? std::span<const TensorRow>(kHfGpt2)
+                           : std::span<const TensorRow>(kHfLlama);
+}
+
+int64_t size_of(Dim dim, const Config& c) {
+  const int64_t qd = int64_t{c.n_head} * c.head_dim, kd = int64_t{c.n_kv_head} * c.head_dim;
+  switch (dim) {
+    case Dim::None:
+      return 0;
+    case Dim::d:
+      return c.d_model;
+    case Dim::V:
+      return c.vocab_size;
+    case Dim::C:
+      return c.n_ctx;
+    case Dim::Qkv:
+      return qd + 2 * kd;
+    case Dim::Qd:
+      return qd;
+    case Dim::Kd:
+      return kd;
+    case Dim::F:
+      return c.d_ff;
+    case Dim::HalfD:
+      return c.head_dim / 2;
+  }
+  return 0;
+}
+
+// Whether a tensor must be present (true), may be read if present (nullopt), or is not
+// part of this config (false).
+std::optional<bool> needed(Need need, const Config& c, bool fused_qkv) {
+  switch (need) {
+    case Need::Always:
+      return true;
+    case Need::Optional:
+      return std::nullopt;
+    case Need::LayerNorm:
+      return c.norm == NormKind::LayerNorm;
+    case Need::Learned:
+      return c.pos == PosKind::Learned;
+    case Need::QkvBias:
+      return c.qkv_bias;
+    case Need::OutBias:
+      return c.out_bias;
+    case Need::MlpBias:
+      return c.mlp_bias;
+    case Need::SwiGlu:
+      return c.mlp == MlpKind::SwiGlu;
+    case Need::SwiGluBias:
+      return c.mlp == MlpKind::SwiGlu && c.mlp_bias;
+    case Need::Untied:
+      return !c.tied_head;
+    case Need::UnlessFusedQkv:
+      return !fused_qkv;
+    case Need::UnlessFusedQkvBias:
+      return !fused_qkv && c.qkv_bias;
+    case Need::FusedQkvBias:
+      return fused_qkv && c.qkv_bias;
+    case Need::RopeOptional:
+      if (c.pos != PosKind::Rope) return false;
+      return std::nullopt;
+  }
+  return false;
+}
+
+// First value that is NaN or infinite, or -1. F32/F16/BF16 values are checked one by one;
+// quantized blocks through their f16 scales (the quants themselves are integers).
+int64_t first_non_finite(const io::RawTensor& t) {
+  const auto* p = reinterpret_cast<const uint8_t*>(t.data);
+  auto u16 = [&](int64_t byte) {
+    uint16_t h;
+    std::memcpy(&h, p + byte, 2);
+    return h;
+  };
+  int64_t stride = 0, elems = 1;           // bytes and elements per unit checked
+  std::vector<int> f16_fields;             // byte offsets of f16 values within a unit
+  switch (t.dtype) {
+    case io::DType::F32: {
+      const int64_t n = t.numel();
+      int64_t bad = -1;
+#pragma omp parallel for reduction(max : bad) if (n > (1 << 20))
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, p + 4 * i, 4);
+        if ((bits & 0x7f800000u) == 0x7f800000u) bad = std::max(bad, i);
+      }
+      return bad;
+    }
+    case io::DType::BF16: {
+      const int64_t n = t.numel();
+      int64_t bad = -1;
+#pragma omp parallel for reduction(max : bad) if (n > (1 << 20))
+      for (int64_t i = 0; i < n; ++i)
+        if ((u16(2 * i) & 0x7f80u) == 0x7f80u) bad = std::max(bad, i);
+      return bad;
+    }
+    case io::DType::F16:
+      stride = 2, f16_fields = {0};
+      break;
+    case io::DType::Q4_0:
+    case io::DType::Q5_0:
+    case io::DType::Q8_0:
+      f16_fields = {0};
+      break;
+    case io::DType::Q4_1:
+    case io::DType::Q5_1:
+    case io::DType::Q4_K:
+    case io::DType::Q5_K:
+      f16_fields = {0, 2};
+      break;
+    case io::DType::Q2_K:
+      f16_fields = {80, 82};
+      break;
+    case io::DType::Q3_K:
+      f16_fields = {108};
+      break;
+    case io::DType::Q6_K:
+      f16_fields = {208};
+      break;
+    default:
+      return -1;
+  }
+  if (stride == 0) {
+    stride = io::dtype_block_bytes(t.dtype);
+    elems = io::dtype_block_elems(t.dtype);
+  }
+  const int64_t units = t.nbytes / stride;
+  int64_t bad = -1;
+#pragma omp parallel for reduction(max : bad) if (units > (1 << 18))
+  for (int64_t u = 0; u < units; ++u)
+    for (int off : f16_fields)
+      if ((u16(u * stride + off) & 0x7c00u) == 0x7c00u) bad = std::max(bad, u * elems);
+  return bad;
+}
+
 class Loader {
  public:
   Loader(const Config& c, const TensorSource& src) : c_(c), src_(src) {}
 
-  const io::RawTensor* find(const std::string& name) const { return src_.find(name); }
-
-  // The tensor `name`, checked against `shape` (row-major, outermost first).
-  const io::RawTensor& require(const std::string& name, const std::vector<int64_t>& shape) const {
+  // The tensor of `row` for layer `l` (-1 for model-wide ones), checked; nullptr when absent
+  // and not needed.
+  const io::RawTensor* fetch(const TensorRow& row, int l, bool fused_qkv) {
+    const std::optional<bool> need = needed(row.need, c_, fused_qkv);
+    if (need == false) return nullptr;
+    const std::string name = fmt::format(fmt::runtime(row.name), fmt::arg("p", prefix_),
+                                         fmt::arg("l", l));
     const io::RawTensor* t = src_.find(name);
-    if (!t) throw BadInput(fmt::format("{}: missing tensor '{}'", src_.file, name));
-    check(*t, shape);
-    return *t;
-  }
-
-  std::vector<float> get(const std::string& name, const std::vector<int64_t>& shape) {
-    return convert(require(name, shape));
-  }
-  std::vector<float> get_optional(const std::string& name, const std::vector<int64_t>& shape) {
-    const io::RawTensor* t = src_.find(name);
-    if (!t) return {};
-    check(*t, shape);
-    return convert(*t);
-  }
-  // Like get, but F32 data of a mapped file is used in place rather than copied.
-  Param get_param(const std::string& name, const std::vector<int64_t>& shape) {
-    const io::RawTensor& t = require(name, shape);
-    const bool aligned = reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0;
-    if (src_.storage && t.dtype == io::DType::F32 && aligned) {
-      params_ += t.numel();
-      return Param::view(reinterpret_cast<const float*>(t.data), static_cast<size_t>(t.numel()));
+    if (!t) {
+      if (need == true) throw BadInput(fmt::format("{}: missing tensor '{}'", src_.file, name));
+      return nullptr;
     }
-    return convert(t);
+    std::vector<int64_t> shape = {size_of(row.rows, c_)};
+    if (row.cols != Dim::None) shape.push_back(size_of(row.cols, c_));
+    if (t->shape != shape)
+      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]",
+                                 src_.file, t->name, fmt::join(t->shape, ", "),
+                                 fmt::join(shape, ", ")));
+    if (!io::dtype_is_float(t->dtype) || !matmul_supports(t->dtype))
+      throw BadInput(fmt::format("{}: tensor '{}' has type {}, which kvscope cannot compute with",
+                                 src_.file, t->name, io::dtype_name(t->dtype)));
+    if (!c_.declared_dtype.empty() && io::dtype_name(t->dtype) != c_.declared_dtype)
+      throw BadInput(fmt::format("{}: tensor '{}' has type {}, but config.json declares {}",
+                                 src_.file, t->name, io::dtype_name(t->dtype), c_.declared_dtype));
+    const int64_t expected_bytes = io::dtype_storage_bytes(t->dtype, t->numel(), shape.back());
+    if (t->nbytes != expected_bytes)
+      throw BadInput(fmt::format("{}: tensor '{}' holds {} bytes, {} [{}] needs {}", src_.file,
+                                 t->name, t->nbytes, io::dtype_name(t->dtype),
+                                 fmt::join(shape, ", "), expected_bytes));
+    if (const int64_t bad = first_non_finite(*t); bad >= 0)
+      throw BadInput(fmt::format("{}: tensor '{}' holds a NaN or infinite value (element {})",
+                                 src_.file, t->name, bad));
+    params_ += t->numel();
+    bytes_ += t->nbytes;
+    return t;
   }
-  Param get_param_optional(const std::string& name, const std::vector<int64_t>& shape) {
-    return src_.find(name) ? get_param(name, shape) : Param{};
-  }
+
+  void set_prefix(std::string p) { prefix_ = std::move(p); }
   int64_t params() const { return params_; }
+  int64_t bytes() const { return bytes_; }
 
  private:
-  void check(const io::RawTensor& t, const std::vector<int64_t>& shape) const {
-    if (t.shape != shape)
-      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]", src_.file,
-                                 t.name, fmt::join(t.shape, ", "), fmt::join(shape, ", ")));
-    if (!io::dtype_is_float(t.dtype))
-      throw BadInput(fmt::format("{}: tensor '{}' has type {}, expected a floating-point type",
-                                 src_.file, t.name, io::dtype_name(t.dtype)));
-    if (!c_.declared_dtype.empty() && io::dtype_name(t.dtype) != c_.declared_dtype)
-      throw BadInput(fmt::format("{}: tensor '{}' has type {}, but config.json declares {}",
-                                 src_.file, t.name, io::dtype_name(t.dtype), c_.declared_dtype));
-  }
-  std::vector<float> convert(const io::RawTensor& t) {
-    params_ += t.numel();
-    return io::to_f32(t);
-  }
-
   const Config& c_;
   const TensorSource& src_;
-  int64_t params_ = 0;
+  std::string prefix_;
+  int64_t params_ = 0, bytes_ = 0;
 };
 
-void append(std::vector<float>& dst, const std::vector<float>& src) {
-  dst.insert(dst.end(), src.begin(), src.end());
-}
-
-Weights load_hf_gpt2(const Config& c, Loader& L) {
-  // save_pretrained of GPT2LMHeadModel prefixes "transformer."; the original checkpoints don't.
-  const std::string p = L.find("transformer.wte.weight") ? "transformer." : "";
-  const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
-  Weights w;
-  w.tok_emb = L.get_param(p + "wte.weight", {V, d});
-  w.pos_emb = L.get_param(p + "wpe.weight", {c.n_ctx, d});
-  for (int l = 0; l < c.n_layer; ++l) {
-    const std::string b = fmt::format("{}h.{}.", p, l);
-    LayerWeights lw;
-    lw.norm1_w = L.get(b + "ln_1.weight", {d});
-    lw.norm1_b = L.get(b + "ln_1.bias", {d});
-    lw.in_major = true;  // Conv1D: [in, out]
-    lw.wqkv = L.get_param(b + "attn.c_attn.weight", {d, 3 * d});
-    lw.bqkv = L.get(b + "attn.c_attn.bias", {3 * d});
-    lw.wo = L.get_param(b + "attn.c_proj.weight", {d, d});
-    lw.bo = L.get(b + "attn.c_proj.bias", {d});
-    lw.norm2_w = L.get(b + "ln_2.weight", {d});
-    lw.norm2_b = L.get(b + "ln_2.bias", {d});
-    lw.w_in = L.get_param(b + "mlp.c_fc.weight", {d, F});
-    lw.b_in = L.get(b + "mlp.c_fc.bias", {F});
-    lw.w_out = L.get_param(b + "mlp.c_proj.weight", {F, d});
-    lw.b_out = L.get(b + "mlp.c_proj.bias", {d});
-    w.layers.push_back(std::move(lw));
-  }
-  w.norm_f_w = L.get(p + "ln_f.weight", {d});
-  w.norm_f_b = L.get(p + "ln_f.bias", {d});
-  if (!c.tied_head) w.lm_head = L.get_param("lm_head.weight", {V, d});
-  return w;
-}
-
-Weights load_hf_llama(const Config& c, Loader& L) {
-  const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
+// Puts `t` (absent: nothing) into its slot: vectors become fp32, matrices Matrix views.
+void place(Weights& w, LayerWeights* lw, const TensorRow& row, const io::RawTensor* t,
+           const Config& c, WeightNaming naming) {
+  if (!t) return;
   const int64_t qd = int64_t{c.n_head} * c.head_dim, kd = int64_t{c.n_kv_head} * c.head_dim;
-  Weights w;
-  w.tok_emb = L.get_param("model.embed_tokens.weight", {V, d});
-  for (int l = 0; l < c.n_layer; ++l) {
-    const std::string b = fmt::format("model.layers.{}.", l);
-    LayerWeights lw;
-    lw.norm1_w = L.get(b + "input_layernorm.weight", {d});
-    std::vector<float> qkv = L.get(b + "self_attn.q_proj.weight", {qd, d});
-    append(qkv, L.get(b + "self_attn.k_proj.weight", {kd, d}));
-    append(qkv, L.get(b + "self_attn.v_proj.weight", {kd, d}));
-    lw.wqkv = std::move(qkv);
-    if (c.qkv_bias) {
-      lw.bqkv = L.get(b + "self_attn.q_proj.bias", {qd});
-      append(lw.bqkv, L.get(b + "self_attn.k_proj.bias", {kd}));
-      append(lw.bqkv, L.get(b + "self_attn.v_proj.bias", {kd}));
-    }
-    lw.wo = L.get_param(b + "self_attn.o_proj.weight", {d, qd});
-    if (c.out_bias) lw.bo = L.get(b + "self_attn.o_proj.bias", {d});
-    lw.norm2_w = L.get(b + "post_attention_layernorm.weight", {d});
-    std::vector<float> gate_up = L.get(b + "mlp.gate_proj.weight", {F, d});
-    append(gate_up, L.get(b + "mlp.up_proj.weight", {F, d}));
-    lw.w_in = std::move(gate_up);
-    lw.w_out = L.get_param(b + "mlp.down_proj.weight", {d, F});
-    if (c.mlp_bias) {
-      // Only the down projection's bias is kept separately; gate/up biases are fused like
-      // their weights.
-      lw.b_in = L.get(b + "mlp.gate_proj.bias", {F});
-      append(lw.b_in, L.get(b + "mlp.up_proj.bias", {F}));
-      lw.b_out = L.get(b + "mlp.down_proj.bias", {d});
-    }
-    w.layers.push_back(std::move(lw));
-  }
-  w.norm_f_w = L.get("model.norm.weight", {d});
-  if (!c.tied_head) w.lm_head = L.get_param("lm_head.weight", {V, d});
-  return w;
-}
-
-// llama.cpp's converter reorders each llama head's q/k rows so that RoPE rotates adjacent
-// pairs: GGUF row 2i + j of a head is Hugging Face row j * D/2 + i. Undo it, so that keys are
-// captured in the same channel order as transformers' and RoPE rotates halves.
-std::vector<float> unpermute_rope_rows(const std::vector<float>& w, int heads, int D,
-                                       int64_t cols) {
-  std::vector<float> out(w.size());
-  const int half = D / 2;
-  for (int h = 0; h < heads; ++h)
-    for (int i = 0; i < half; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const size_t from = (static_cast<size_t>(h) * D + 2 * i + j) * cols;
-        const size_t to = (static_cast<size_t>(h) * D + static_cast<size_t>(j) * half + i) * cols;
-        std::copy_n(&w[from], cols, &out[to]);
+  const int64_t F = c.d_ff;
+  auto part = [&](Linear& L, int64_t offset, int64_t in, int64_t out, int rope_heads = 0) {
+    L.parts.push_back({Matrix::view(*t), {}, offset, rope_heads});
+    L.in = in;
+    L.out = std::max(L.out, out);
+    L.in_major = row.in_major;
+  };
+  // A bias goes to the part that writes the same columns.
+  auto bias = [&](Linear& L, int64_t offset) {
+    for (LinearPart& p : L.parts)
+      if (p.offset == offset) {
+        p.b = io::to_f32(*t);
+        return;
       }
-  return out;
-}
-
-Weights load_gguf(const Config& c, Loader& L) {
-  const int64_t d = c.d_model, F = c.d_ff, V = c.vocab_size;
-  const int64_t qd = int64_t{c.n_head} * c.head_dim, kd = int64_t{c.n_kv_head} * c.head_dim;
-  const bool layer_norm = c.norm == NormKind::LayerNorm;
-  Weights w;
-  w.tok_emb = L.get_param("token_embd.weight", {V, d});
-  if (c.pos == PosKind::Learned) w.pos_emb = L.get_param("position_embd.weight", {c.n_ctx, d});
-  for (int l = 0; l < c.n_layer; ++l) {
-    const std::string b = fmt::format("blk.{}.", l);
-    LayerWeights lw;
-    lw.norm1_w = L.get(b + "attn_norm.weight", {d});
-    if (layer_norm) lw.norm1_b = L.get(b + "attn_norm.bias", {d});
-    if (L.find(b + "attn_qkv.weight")) {
-      lw.wqkv = L.get_param(b + "attn_qkv.weight", {qd + 2 * kd, d});
-      if (c.qkv_bias) lw.bqkv = L.get(b + "attn_qkv.bias", {qd + 2 * kd});
-    } else {
-      std::vector<float> q = L.get(b + "attn_q.weight", {qd, d});
-      std::vector<float> k = L.get(b + "attn_k.weight", {kd, d});
-      if (c.arch == "llama") {
-        q = unpermute_rope_rows(q, c.n_head, c.head_dim, d);
-        k = unpermute_rope_rows(k, c.n_kv_head, c.head_dim, d);
-      }
-      append(q, k);
-      append(q, L.get(b + "attn_v.weight", {kd, d}));
-      lw.wqkv = std::move(q);
-      if (c.qkv_bias) {
-        lw.bqkv = L.get(b + "attn_q.bias", {qd});
-        append(lw.bqkv, L.get(b + "attn_k.bias", {kd}));
-        append(lw.bqkv, L.get(b + "attn_v.bias", {kd}));
-      }
-    }
-    lw.wo = L.get_param(b + "attn_output.weight", {d, qd});
-    if (c.out_bias) lw.bo = L.get(b + "attn_output.bias", {d});
-    lw.norm2_w = L.get(b + "ffn_norm.weight", {d});
-    if (layer_norm) lw.norm2_b = L.get(b + "ffn_norm.bias", {d});
-    if (c.mlp == MlpKind::SwiGlu) {
-      std::vector<float> gate_up = L.get(b + "ffn_gate.weight", {F, d});
-      append(gate_up, L.get(b + "ffn_up.weight", {F, d}));
-      lw.w_in = std::move(gate_up);
-    } else {
-      lw.w_in = L.get_param(b + "ffn_up.weight", {F, d});
-    }
-    if (c.mlp_bias) lw.b_in = L.get(b + "ffn_up.bias", {F});
-    lw.w_out = L.get_param(b + "ffn_down.weight", {d, F});
-    if (c.mlp_bias) lw.b_out = L.get(b + "ffn_down.bias", {d});
-    w.layers.push_back(std::move(lw));
+    throw BadInput(fmt::format("tensor '{}' has no weight to go with", t->name));
+  };
+  // llama.cpp's converter reorders llama's q/k rows for its RoPE; the product undoes it.
+  const bool permuted = naming == WeightNaming::Gguf && c.family == Family::Llama;
+  const int64_t d = c.d_model, qkv = qd + 2 * kd;
+  switch (row.slot) {
+    case Slot::TokEmb:
+      w.tok_emb = Matrix::view(*t);
+      return;
+    case Slot::PosEmb:
+      w.pos_emb = Matrix::view(*t);
+      return;
+    case Slot::NormFW:
+      w.norm_f_w = io::to_f32(*t);
+      return;
+    case Slot::NormFB:
+      w.norm_f_b = io::to_f32(*t);
+      return;
+    case Slot::LmHead:
+      part(w.lm_head, 0, d, c.vocab_size);
+      return;
+    case Slot::RopeFreqs:
+      w.rope_freq_factors = io::to_f32(*t);
+      return;
+    case Slot::Norm1W:
+      lw->norm1_w = io::to_f32(*t);
+      return;
+    case Slot::Norm1B:
+      lw->norm1_b = io::to_f32(*t);
+      return;
+    case Slot::Qkv:
+      part(lw->qkv, 0, d, qkv);
+      return;
+    case Slot::QkvB:
+      bias(lw->qkv, 0);
+      return;
+    case Slot::Q:
+      part(lw->qkv, 0, d, qkv, permuted ? c.n_head : 0);
+      return;
+    case Slot::QB:
+      bias(lw->qkv, 0);
+      return;
+    case Slot::K:
+      part(lw->qkv, qd, d, qkv, permuted ? c.n_kv_head : 0);
+      return;
+    case Slot::KB:
+      bias(lw->qkv, qd);
+      return;
+    case Slot::V:
+      part(lw->qkv, qd + kd, d, qkv);
+      return;
+    case Slot::VB:
+      bias(lw->qkv, qd + kd);
+      return;
+    case Slot::O:
+      part(lw->o, 0, qd, d);
+      return;
+    case Slot::OB:
+      bias(lw->o, 0);
+      return;
+    case Slot::Norm2W:
+      lw->norm2_w = io::to_f32(*t);
+      return;
+    case Slot::Norm2B:
+      lw->norm2_b = io::to_f32(*t);
+      return;
+    case Slot::Gate:
+      part(lw->mlp_in, 0, d, 2 * F);
+      return;
+    case Slot::GateB:
+      bias(lw->mlp_in, 0);
+      return;
+    case Slot::Up:
+      // SwiGLU: gate in columns 0..F-1, up in F..2F-1; GELU: up alone.
+      part(lw->mlp_in, c.mlp == MlpKind::SwiGlu ? F : 0, d, c.mlp == MlpKind::SwiGlu ? 2 * F : F);
+      return;
+    case Slot::UpB:
+      bias(lw->mlp_in, c.mlp == MlpKind::SwiGlu ? F : 0);
+      return;
+    case Slot::Down:
+      part(lw->mlp_out, 0, F, d);
+      return;
+    case Slot::DownB:
+      bias(lw->mlp_out, 0);
+      return;
   }
-  w.norm_f_w = L.get("output_norm.weight", {d});
-  if (layer_norm) w.norm_f_b = L.get("output_norm.bias", {d});
-  // Some GGUF files omit output.weight to mean a tied head.
-  if (!c.tied_head) {
-    w.lm_head = L.get_param_optional("output.weight", {V, d});
-  }
-  if (c.pos == PosKind::Rope)
-    w.rope_freq_factors = L.get_optional("rope_freqs.weight", {c.head_dim / 2});
-  return w;
 }
 
 }  // namespace
 
+int64_t Linear::bytes() const {
+  int64_t n = 0;
+  for (const LinearPart& p : parts) n += p.w.bytes();
+  return n;
+}
+
 Weights load_weights(const Config& c, const TensorSource& src, WeightNaming naming) {
   Loader L(c, src);
+  const std::span<const TensorRow> rows = table(c.family, naming);
+  // save_pretrained of GPT2LMHeadModel prefixes "transformer."; the original checkpoints don't.
+  if (naming == WeightNaming::HuggingFace && c.family == Family::Gpt2 &&
+      src.find("transformer.wte.weight"))
+    L.set_prefix("transformer.");
   Weights w;
-  if (naming == WeightNaming::Gguf) {
-    w = load_gguf(c, L);
-  } else if (c.arch == "gpt2") {
-    w = load_hf_gpt2(c, L);
-  } else {
-    w = load_hf_llama(c, L);
+  w.storage = src.storage;
+  for (const TensorRow& row : rows)
+    if (row.slot < kFirstLayerSlot) place(w, nullptr, row, L.fetch(row, -1, false), c, naming);
+  w.layers.resize(static_cast<size_t>(c.n_layer));
+  for (int l = 0; l < c.n_layer; ++l) {
+    LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    bool fused_qkv = false;
+    for (const TensorRow& row : rows) {
+      if (row.slot < kFirstLayerSlot) continue;
+      const io::RawTensor* t = L.fetch(row, l, fused_qkv);
+      if (row.slot == Slot::Qkv && t) fused_qkv = true;
+      place(w, &lw, row, t, c, naming);
+    }
+  }
+  if (w.lm_head.empty()) {  // tied: the head reads the token embedding
+    w.lm_head.parts.push_back({w.tok_emb, {}, 0, 0});
+    w.lm_head.in = c.d_model;
+    w.lm_head.out = c.vocab_size;
   }
   w.n_params = L.params();
-  w.storage = src.storage;
+  w.bytes = L.bytes();
   return w;
 }
 
