@@ -124,3 +124,68 @@ TEST(Config, RejectsAbsurdAndInconsistentValues) {
 
 }  // namespace
 }  // namespace kvscope::model
+
+namespace kvscope::model {
+namespace {
+
+TEST(Config, SlidingWindowsFromLayerTypesMistralAndQwen2) {
+  auto j = llama_json();
+  j["model_type"] = "mistral";
+  j["sliding_window"] = 4096;
+  Config c = config_from_hf_json(j, "config.json");
+  ASSERT_EQ(c.layer_specs.size(), static_cast<size_t>(c.n_layer));
+  for (int l = 0; l < c.n_layer; ++l) EXPECT_EQ(c.layer(l).window, 4096);
+
+  j["sliding_window"] = nullptr;  // Mistral v0.2 and later: no window
+  EXPECT_TRUE(config_from_hf_json(j, "config.json").layer_specs.empty());
+
+  j = llama_json();
+  j["model_type"] = "qwen2";
+  j["sliding_window"] = 64;  // written by every Qwen2 config, used only when switched on
+  EXPECT_TRUE(config_from_hf_json(j, "config.json").layer_specs.empty());
+  j["use_sliding_window"] = true;
+  j["max_window_layers"] = 1;
+  c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.layer(0).window, 0);
+  EXPECT_EQ(c.layer(1).window, 64);
+
+  j = llama_json();
+  j["sliding_window"] = 16;
+  std::vector<std::string> kinds(static_cast<size_t>(j["num_hidden_layers"].get<int>()),
+                                 "full_attention");
+  kinds[0] = "sliding_attention";
+  j["layer_types"] = kinds;
+  c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.layer(0).window, 16);
+  EXPECT_EQ(c.layer(1).window, 0);
+}
+
+TEST(Config, RejectsBadLayerTypesAndWindows) {
+  auto expect_bad = [](const nlohmann::json& j, const std::string& what) {
+    try {
+      config_from_hf_json(j, "config.json");
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const BadInput& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  const int L = llama_json()["num_hidden_layers"].get<int>();
+  auto j = llama_json();
+  j["sliding_window"] = 16;
+  j["layer_types"] = std::vector<std::string>(static_cast<size_t>(L) + 1, "full_attention");
+  expect_bad(j, "expected a list of " + std::to_string(L) + " layer kinds");
+  j["layer_types"] = std::vector<std::string>(static_cast<size_t>(L), "chunked_attention");
+  expect_bad(j, "unknown layer kind");
+  j = llama_json();
+  j["layer_types"] = std::vector<std::string>(static_cast<size_t>(L), "sliding_attention");
+  expect_bad(j, "has no 'sliding_window'");
+  j["sliding_window"] = 0;
+  expect_bad(j, "'sliding_window': value 0 is out of range");
+  j = llama_json();
+  j["model_type"] = "mistral";
+  j["sliding_window"] = -5;
+  expect_bad(j, "'sliding_window': value -5 is out of range");
+}
+
+}  // namespace
+}  // namespace kvscope::model

@@ -150,6 +150,54 @@ TEST(Engine, AttentionRowsAreCausalDistributions) {
   EXPECT_FLOAT_EQ(r.patterns[0][0], 1.0f);
 }
 
+TEST(Engine, SlidingWindowLayersAttendOnlyInsideTheirWindow) {
+  // Layer 1 slides with a window of 3: a query at p sees p-2..p; the others see everything.
+  Config c = llama_like(RopePairing::Halves);
+  c.layer_specs = {LayerSpec{}, LayerSpec{3}, LayerSpec{}};
+  const Model m = random_model(c, 9);
+  KvCache cache = m.new_cache(4);
+  const std::vector<int32_t> toks = {4, 8, 15, 16, 23, 42, 7, 1};
+  const int n = 8, H = c.n_head;
+  const ForwardResult r = m.forward(cache, toks, {.attention = true});
+  for (int l = 0; l < c.n_layer; ++l)
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < n; ++i) {
+        double sum = 0.0;
+        for (int j = 0; j < n; ++j) {
+          const float v = r.patterns[static_cast<size_t>(l)][static_cast<size_t>((h * n + i) * n + j)];
+          const bool visible = j <= i && (l != 1 || j > i - 3);
+          if (visible) {
+            ASSERT_GT(v, 0.0f) << "layer " << l << " query " << i << " key " << j;
+          } else {
+            ASSERT_EQ(v, 0.0f) << "layer " << l << " query " << i << " key " << j;
+          }
+          sum += v;
+        }
+        ASSERT_NEAR(sum, 1.0, 1e-5);
+      }
+  // Decoding one token at a time far past the window equals the full pass.
+  expect_cached_decoding_matches_full_pass(m);
+}
+
+TEST(Engine, WindowAtLeastTheSequenceChangesNothing) {
+  Config c = llama_like(RopePairing::Halves);
+  const Model plain = random_model(c, 10);
+  c.layer_specs.assign(3, LayerSpec{12});
+  const Model wide = random_model(c, 10);  // same seed: same weights
+  c.layer_specs.assign(3, LayerSpec{2});
+  const Model narrow = random_model(c, 10);
+  const std::vector<int32_t> toks = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};
+  KvCache a = plain.new_cache(12), b = wide.new_cache(12), d = narrow.new_cache(12);
+  const ForwardResult ra = plain.forward(a, toks), rb = wide.forward(b, toks),
+                      rd = narrow.forward(d, toks);
+  double diff = 0.0;
+  for (size_t i = 0; i < ra.logits.size(); ++i) {
+    ASSERT_EQ(ra.logits[i], rb.logits[i]) << i;
+    diff = std::max(diff, static_cast<double>(std::fabs(ra.logits[i] - rd.logits[i])));
+  }
+  EXPECT_GT(diff, 1e-3);  // a window that cuts does change the output
+}
+
 TEST(Engine, AttentionKernelAndSgemmGiveTheSameForward) {
   // Q K^T from our kernel or from sgemm: the same patterns and logits, for a prompt of
   // several query blocks (64 rows each) run after a cached prefix, so that blocks start at

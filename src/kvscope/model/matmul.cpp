@@ -29,13 +29,21 @@ using io::DType;
 template <DType T>
 struct Codec;
 
+// Plain types (F16, BF16) have rows of any length: the elements after the last whole block
+// of 32 go through `one`. Block types have whole blocks only (checked at load).
 template <>
 struct Codec<DType::F16> {
   static constexpr int kElems = 32, kBytes = 64;
+  static constexpr bool kPlain = true;
+  static float one(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return io::f16_to_f32(h);
+  }
   static void decode(const uint8_t* b, float* y) {
 #ifdef KVSCOPE_AVX2
     for (int k = 0; k < kElems; k += 8)
-      _mm256_store_ps(y + k, _mm256_cvtph_ps(_mm_loadu_si128(
+      _mm256_storeu_ps(y + k, _mm256_cvtph_ps(_mm_loadu_si128(
                                  reinterpret_cast<const __m128i*>(b + 2 * k))));
 #else
     for (int k = 0; k < kElems; ++k) {
@@ -49,6 +57,12 @@ struct Codec<DType::F16> {
 template <>
 struct Codec<DType::BF16> {
   static constexpr int kElems = 32, kBytes = 64;
+  static constexpr bool kPlain = true;
+  static float one(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return io::bf16_to_f32(h);
+  }
   static void decode(const uint8_t* b, float* y) {
     for (int k = 0; k < kElems; ++k) {
       uint16_t h;
@@ -92,10 +106,10 @@ inline void nibbles32(const uint8_t* qs, __m256 d, __m256 m, float* y) {
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
   const __m128i mask = _mm_set1_epi8(0x0f);
   const __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
-  _mm256_store_ps(y + 0, _mm256_fmadd_ps(u8x8(lo), d, m));
-  _mm256_store_ps(y + 8, _mm256_fmadd_ps(u8x8(_mm_srli_si128(lo, 8)), d, m));
-  _mm256_store_ps(y + 16, _mm256_fmadd_ps(u8x8(hi), d, m));
-  _mm256_store_ps(y + 24, _mm256_fmadd_ps(u8x8(_mm_srli_si128(hi, 8)), d, m));
+  _mm256_storeu_ps(y + 0, _mm256_fmadd_ps(u8x8(lo), d, m));
+  _mm256_storeu_ps(y + 8, _mm256_fmadd_ps(u8x8(_mm_srli_si128(lo, 8)), d, m));
+  _mm256_storeu_ps(y + 16, _mm256_fmadd_ps(u8x8(hi), d, m));
+  _mm256_storeu_ps(y + 24, _mm256_fmadd_ps(u8x8(_mm_srli_si128(hi, 8)), d, m));
 }
 
 template <>
@@ -120,7 +134,7 @@ struct Codec<DType::Q8_0> {  // x = q d
     const __m256 d = _mm256_set1_ps(f16(b));
     for (int k = 0; k < 32; k += 8) {
       const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + k));
-      _mm256_store_ps(y + k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+      _mm256_storeu_ps(y + k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
     }
   }
 };
@@ -142,7 +156,7 @@ struct Codec<DType::Q5_0> {  // x = (q | hbit << 4) d - 16 d
           _mm256_set1_epi32(static_cast<int>((qh >> (8 * k)) & 0xffu)), bit);
       const __m256i five = _mm256_and_si256(_mm256_cmpeq_epi32(h, bit), _mm256_set1_epi32(16));
       const __m256i v = _mm256_or_si256(_mm256_cvtepu8_epi32(parts[k]), five);
-      _mm256_store_ps(y + 8 * k, _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), d, off));
+      _mm256_storeu_ps(y + 8 * k, _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), d, off));
     }
   }
 };
@@ -163,10 +177,10 @@ struct Codec<DType::Q4_K> {  // 8 groups of 32: x = d sc q - dmin m
       for (int h = 0; h < 2; ++h) {  // bytes 0..15, 16..31 of the group pair
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16 * h));
         const __m128i lo = _mm_and_si128(v, mask), hi = _mm_and_si128(_mm_srli_epi16(v, 4), mask);
-        _mm256_store_ps(y + 16 * h, _mm256_fmadd_ps(u8x8(lo), d1, o1));
-        _mm256_store_ps(y + 16 * h + 8, _mm256_fmadd_ps(u8x8(_mm_srli_si128(lo, 8)), d1, o1));
-        _mm256_store_ps(y + 32 + 16 * h, _mm256_fmadd_ps(u8x8(hi), d2, o2));
-        _mm256_store_ps(y + 40 + 16 * h, _mm256_fmadd_ps(u8x8(_mm_srli_si128(hi, 8)), d2, o2));
+        _mm256_storeu_ps(y + 16 * h, _mm256_fmadd_ps(u8x8(lo), d1, o1));
+        _mm256_storeu_ps(y + 16 * h + 8, _mm256_fmadd_ps(u8x8(_mm_srli_si128(lo, 8)), d1, o1));
+        _mm256_storeu_ps(y + 32 + 16 * h, _mm256_fmadd_ps(u8x8(hi), d2, o2));
+        _mm256_storeu_ps(y + 40 + 16 * h, _mm256_fmadd_ps(u8x8(_mm_srli_si128(hi, 8)), d2, o2));
       }
     }
   }
@@ -201,11 +215,11 @@ struct Codec<DType::Q6_K> {  // 16 groups of 16: x = d sc (q - 32)
         const __m256 da = _mm256_set1_ps(d * static_cast<float>(sc[2 * k]));
         const __m256 db = _mm256_set1_ps(d * static_cast<float>(sc[2 * k + 1]));
         float* o = y + 32 * k;
-        _mm256_store_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), da));
-        _mm256_store_ps(o + 8, _mm256_mul_ps(
+        _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), da));
+        _mm256_storeu_ps(o + 8, _mm256_mul_ps(
                                    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), da));
-        _mm256_store_ps(o + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), db));
-        _mm256_store_ps(o + 24, _mm256_mul_ps(
+        _mm256_storeu_ps(o + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), db));
+        _mm256_storeu_ps(o + 24, _mm256_mul_ps(
                                     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), db));
       }
     }
@@ -249,6 +263,19 @@ inline float hsum(__m256 v) {
 }
 #endif
 
+// The elements k0 .. cols-1 of a plain-type row after its whole blocks: out[i] += w . x_i.
+template <class C>
+void tail(const uint8_t* row, int64_t k0, int64_t cols, const float* x, int64_t ldx, int n,
+          float* out) {
+  if constexpr (requires { C::kPlain; }) {
+    constexpr int64_t bytes = C::kBytes / C::kElems;
+    for (int64_t k = k0; k < cols; ++k) {
+      const float v = C::one(row + k * bytes);
+      for (int i = 0; i < n; ++i) out[i] += v * x[i * ldx + k];
+    }
+  }
+}
+
 // y[i, j] (+)= W[j, :] . x[i, :] for rows j0 <= j < j1 and i < n (n <= kFusedMaxRows): each
 // block is decoded once into a stack buffer and multiplied with every input row.
 template <class C>
@@ -274,6 +301,7 @@ void fused_rows(const Matrix& W, int64_t j0, int64_t j1, const float* x, int64_t
       }
     }
     for (int i = 0; i < n; ++i) out[i] = hsum(s[i]);
+    tail<C>(p, nb * E, W.cols(), x, ldx, n, out);
 #else
     for (int i = 0; i < n; ++i) out[i] = 0.0f;
     for (int64_t b = 0; b < nb; ++b) {
@@ -285,6 +313,7 @@ void fused_rows(const Matrix& W, int64_t j0, int64_t j1, const float* x, int64_t
         out[i] += a;
       }
     }
+    tail<C>(p, nb * E, W.cols(), x, ldx, n, out);
 #endif
     for (int i = 0; i < n; ++i) {
       float& dst = y[i * ldy + j];
@@ -356,6 +385,9 @@ void Matrix::dequantize_rows(int64_t r0, int64_t n, float* out) const {
       const auto* p = reinterpret_cast<const uint8_t*>(row(r));
       float* o = out + (r - r0) * cols_;
       for (int64_t b = 0; b < nb; ++b) C::decode(p + b * C::kBytes, o + b * C::kElems);
+      if constexpr (requires { C::kPlain; })
+        for (int64_t k = nb * C::kElems; k < cols_; ++k)
+          o[k] = C::one(p + k * (C::kBytes / C::kElems));
     }
   });
   if (!ok)
