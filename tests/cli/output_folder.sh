@@ -5,8 +5,8 @@
 # later run removes stale temporaries; a folder holding other files is never replaced.
 # Usage: output_folder.sh KVSCOPE_BINARY SOURCE_DIR
 set -u
-bin=$1
-src=$2
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")  # absolute: one check runs elsewhere
+src=$(cd "$2" && pwd)
 model=$src/tests/fixtures/models/llama-gqa
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -144,6 +144,19 @@ elif [ "$(ls -A "$work/mine")" != "notes.txt" ]; then
 else
   ok "a folder holding other files is refused: $(cat "$work/err")"
 fi
+
+# 6b. The current folder is never replaced (it would leave the shell in a removed folder).
+mkdir "$work/here"
+(cd "$work/here" && "$bin" analyze --model "$model" --prompt "$prompt_a" --out . >/dev/null 2>"$work/err")
+code=$?
+if [ $code -ne 2 ] || ! grep -q -- "--out .: is the current or the root folder" "$work/err"; then
+  fail "--out .: exit $code: $(cat "$work/err")"
+elif [ -n "$(ls -A "$work/here")" ]; then
+  fail "--out . wrote files: $(ls -A "$work/here")"
+else
+  ok "--out . is refused: $(cat "$work/err")"
+fi
+rmdir "$work/here"
 
 # 7. Bad input creates no output folder (it is made only after the inputs are checked).
 "$bin" analyze --model "$model" --prompt "$prompt_a" --out "$work/new/deep" --layer 7 >/dev/null 2>"$work/err"
