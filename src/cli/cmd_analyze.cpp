@@ -1,17 +1,14 @@
 // kvscope analyze: capture the cache of a prompt and write every figure and number.
-#include <chrono>
 #include <cstdio>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
-#include "kvscope/capture/generate.hpp"
-#include "kvscope/capture/run.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/report/bundle.hpp"
+#include "kvscope/report/analyze.hpp"
 #include "kvscope/report/metrics.hpp"
-#include "kvscope/report/report.hpp"
 
 namespace kvscope::cli {
 
@@ -26,8 +23,35 @@ analysis::ImportanceMeasure parse_measure(const std::string& s) {
       "--importance {}: expected key_norm, value_norm, key_value_norm or attention", s));
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// The library names an option by its field (report/analyze.hpp); say it as the flag.
+std::string with_flag_names(const std::string& message) {
+  static const std::pair<const char*, const char*> kFlags[] = {
+      {"out_dir", "--out"},
+      {"ext", "--format"},
+      {"layer", "--layer"},
+      {"head", "--head"},
+      {"attn_layers", "--layers"},
+      {"attn_heads", "--heads"},
+      {"pca_layers", "--pca-layers"},
+      {"histogram_bins", "--bins"},
+      {"tokens_listed", "--tokens-listed"},
+      {"attention_norm", "--attention-norm"},
+      {"attention_max_tokens", "--attention-max-tokens"},
+      {"attention", "--attention"},
+      {"importance", "--importance"},
+      {"generate", "--generate"},
+  };
+  for (const auto& [field, flag] : kFlags) {
+    const std::string f = field;
+    if (message.compare(0, f.size() + 1, f + " ") == 0) {
+      std::string out = flag + message.substr(f.size());
+      // "... attention must be on" names a second option.
+      if (const size_t at = out.find(": attention must be on"); at != std::string::npos)
+        out.replace(at, 22, ": use --attention on");
+      return out;
+    }
+  }
+  return message;
 }
 
 }  // namespace
@@ -90,79 +114,40 @@ void add_analyze_command(CLI::App& app) {
       "--linear-counts", [o](int64_t) { o->report.log_counts = false; },
       "Plot value distributions on a linear count axis");
   cmd->callback([o]() {
-    auto t_start = std::chrono::steady_clock::now();
-    report::ReportOptions& ro = o->report;
-    ro.importance.measure = parse_measure(o->importance);
-    if (o->attention != "auto" && o->attention != "on" && o->attention != "off")
-      throw BadInput(fmt::format("--attention {}: expected auto, on or off", o->attention));
-    if (o->generate < 0)
-      throw BadInput(fmt::format("--generate {} must not be negative", o->generate));
-    const std::string prompt = o->prompt.text();
-    report::prepare_output_dir(ro.out_dir);
+    report::AnalyzeOptions a;
+    a.report = o->report;
+    a.report.importance.measure = parse_measure(o->importance);
+    a.generate = o->generate;
+    a.temperature = o->temperature;
+    a.seed = o->seed;
+    a.attention = o->attention;
+    a.attention_max_tokens = o->attention_max_tokens;
+    a.prompt = o->prompt.text();
     const bool tty = stderr_is_terminal();
     auto say = [tty](const std::string& s) {
       if (tty) std::fprintf(stderr, "\r\033[K%s", s.c_str());
     };
-
-    say("loading the model...");
-    capture::LoadedModel m = load(o->model);
-    const model::Config& cfg = m.model.config();
-    report::validate_options(ro, cfg.n_layer, cfg.n_head);
-    const std::vector<int32_t> ids = m.tokenizer.encode(prompt, true);
-    const int n = static_cast<int>(ids.size());
-    if (n == 0) throw BadInput("the prompt gives no tokens");
-    if (n > cfg.n_ctx)
-      throw BadInput(fmt::format(
-          "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
-    const bool attention =
-        o->attention == "on" || (o->attention == "auto" && n <= o->attention_max_tokens);
-    if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
-      throw BadInput("--importance attention needs attention patterns: use --attention on");
-    const double t_load = seconds_since(t_start);
-
-    say(fmt::format("running the model over {} tokens...", n));
-    auto t0 = std::chrono::steady_clock::now();
-    capture::Capture cap = capture::capture_tokens(m, ids, {.attention = attention});
-    cap.prompt = prompt;
-    const double t_forward = seconds_since(t0);
-
-    std::unique_ptr<capture::GenerationTrace> trace;
-    double t_generate = 0;
-    if (o->generate > 0) {
-      say(fmt::format("generating {} tokens...", o->generate));
-      t0 = std::chrono::steady_clock::now();
-      capture::GenerateOptions g;
-      g.max_new_tokens = o->generate;
-      g.sampling.temperature = o->temperature;
-      g.sampling.seed = o->seed;
-      g.attention = true;
-      trace = std::make_unique<capture::GenerationTrace>(capture::generate_ids(m, ids, g));
-      t_generate = seconds_since(t0);
+    report::AnalyzeProgress progress;
+    progress.stage = say;
+    progress.file = [&](const std::string& file, int done, int total) {
+      if (!file.empty()) say(fmt::format("[{}/{}] writing {}", done + 1, total, file));
+    };
+    report::AnalyzeResult r;
+    try {
+      r = report::analyze(
+          a, [o] { return load(o->model); }, progress);
+    } catch (const BadInput& e) {
+      throw BadInput(with_flag_names(e.what()));
     }
-
-    say("analysing...");
-    t0 = std::chrono::steady_clock::now();
-    std::vector<int32_t> special;
-    for (int32_t id : ids)
-      if (m.tokenizer.is_special(id)) special.push_back(id);
-    report::Bundle b = report::build_bundle(cap, ro, special, trace.get());
-    const double t_analysis = seconds_since(t0);
-
-    t0 = std::chrono::steady_clock::now();
-    std::vector<std::string> files = report::write_report(
-        cap, b, ro, trace.get(), [&](const std::string& file, int done, int total) {
-          if (!file.empty()) say(fmt::format("[{}/{}] writing {}", done + 1, total, file));
-        });
-    const double t_draw = seconds_since(t0);
     if (tty) std::fprintf(stderr, "\r\033[K");
 
-    std::fputs(report::summary_text(cap, b, trace.get()).c_str(), stdout);
+    std::fputs(report::summary_text(r.cap, r.bundle, r.trace.get()).c_str(), stdout);
     fmt::print(
         "wrote {} files to {}/ (load {:.2f} s, forward {:.2f} s{}, analysis {:.2f} s, figures and "
         "files {:.2f} s)\n",
-        files.size(), ro.out_dir, t_load, t_forward,
-        trace ? fmt::format(", generation {:.2f} s", t_generate) : std::string(), t_analysis,
-        t_draw);
+        r.files.size(), a.report.out_dir, r.load_s, r.forward_s,
+        r.trace ? fmt::format(", generation {:.2f} s", r.generate_s) : std::string(), r.analysis_s,
+        r.files_s);
   });
 }
 

@@ -1,11 +1,13 @@
 // kvscope dump: the captured tensors in a file numpy and torch users can open.
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/capture/names.hpp"
 #include "kvscope/capture/run.hpp"
 #include "kvscope/error.hpp"
@@ -41,8 +43,12 @@ void add_dump_command(CLI::App& app) {
     const fs::path out_dir = fs::path(o->out).parent_path();
     if (!out_dir.empty() && !fs::is_directory(out_dir))
       throw BadInput(fmt::format("--out {}: folder {} does not exist", o->out, out_dir.string()));
-    if (!o->npy_dir.empty() && fs::exists(o->npy_dir) && !fs::is_directory(o->npy_dir))
-      throw BadInput(fmt::format("--npy {}: not a folder", o->npy_dir));
+    // The .npy files go to a folder that appears whole, and only together with the
+    // .safetensors: checked before the model runs, committed last.
+    std::optional<AtomicFolder> npy;
+    if (!o->npy_dir.empty())
+      npy.emplace(
+          o->npy_dir, [](const std::string& name) { return name.ends_with(".npy"); }, "--npy");
     capture::LoadedModel m = load(o->model);
     capture::Capture c = capture::capture_prompt(
         m, prompt, {.attention = o->attention, .logits = o->logits, .resid = o->resid});
@@ -71,12 +77,14 @@ void add_dump_command(CLI::App& app) {
                             : "no RoPE"},
         {"producer", "kvscope"},
     };
-    io::write_safetensors(o->out, tensors, meta);
-    if (!o->npy_dir.empty()) {
-      fs::create_directories(o->npy_dir);
-      for (const auto& [name, t] : tensors)
-        io::write_npy((fs::path(o->npy_dir) / (name + ".npy")).string(), *t);
+    AtomicFile out(o->out);
+    io::write_safetensors(out, tensors, meta);
+    if (npy) {
+      npy->create();
+      for (const auto& [name, t] : tensors) io::write_npy(npy->path_of(name + ".npy"), *t);
+      npy->commit();
     }
+    out.commit();
     fmt::print("wrote {} tensors for {} tokens to {}{}\n", tensors.size(), c.seq_len(), o->out,
                o->npy_dir.empty() ? "" : fmt::format(" and {}/", o->npy_dir));
   });

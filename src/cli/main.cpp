@@ -1,20 +1,23 @@
 // kvscope: opens the key-value cache of a transformer language model and shows what is in it.
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <new>
+#include <string_view>
+#include <thread>
 
 #include <cblas.h>
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include <cstring>
-#include <string_view>
-
 #include "cli/commands.hpp"
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
 
 namespace {
@@ -75,10 +78,37 @@ void restart_with_runtime_settings(char** argv) {
   // If that failed we simply go on with the runtimes' defaults.
 }
 
+// SIGINT and SIGTERM end the program only after the temporary files and folders of the run
+// are removed: the signals are blocked in every thread (threads started later inherit the
+// mask) and one thread waits for them, removes the temporaries, and lets the signal end the
+// process as it would have (exit status 128 + signal in a shell). Only signals, so a library
+// call that is interrupted never sees EINTR.
+void remove_temporaries_on_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    // A signal ignored by whoever started us (nohup, a background job) stays ignored.
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN) sigaddset(&set, sig);
+  }
+  if (sigisemptyset(&set)) return;
+  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return;
+  std::thread([set] {
+    int sig = 0;
+    while (::sigwait(&set, &sig) != 0) {
+    }
+    kvscope::remove_all_temporaries();
+    std::signal(sig, SIG_DFL);
+    ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    ::raise(sig);
+  }).detach();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   restart_with_runtime_settings(argv);
+  remove_temporaries_on_signals();
   CLI::App app{"kvscope: open the KV cache of a transformer language model and show what is in it"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kvscope 0.1.0");

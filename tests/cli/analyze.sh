@@ -24,9 +24,11 @@ prompt="The cache keeps every key and value: 12 layers, 3.5 MB, and one question
 if ! "$bin" analyze --model "$model" --prompt "$prompt" --out "$work/out" --generate 6 >"$work/stdout" 2>"$work/stderr"; then
   fail "analyze exited non-zero: $(cat "$work/stderr")"
 fi
-for f in kv_cache_layers kv_cache_statistics kv_value_distribution kv_pca_by_position head_specialization \
-  kv_quantization_error low_importance_tokens token_importance_comparison token_magnitude_distributions \
-  token_magnitudes token_key_value_scatter attention_patterns kv_cache_details generation; do
+# The figures are the rows of the report's figure table (FIGURE(stem, ...) lines); with
+# attention captured and --generate, every row applies.
+figures=$(sed -n 's/^FIGURE(\([a-z_]*\),.*/\1/p' "$src/src/kvscope/report/figure_table.inc")
+[ "$(wc -w <<<"$figures")" -ge 14 ] || fail "the figure table lists only: $figures"
+for f in $figures; do
   png=$work/out/$f.png
   if [ ! -s "$png" ]; then
     fail "$f.png missing"
@@ -66,6 +68,8 @@ expect_bad() {
     fail "$name: stderr does not match /$pattern/: $(cat "$work/err")"
   elif [ -d "$out" ] && ls "$out" | grep -q '\.png$'; then
     fail "$name: figures were written"
+  elif [ -d "$out" ]; then
+    fail "$name: the output folder was created"
   else
     echo "ok   $name: $(cat "$work/err")"
   fi

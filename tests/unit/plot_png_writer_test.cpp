@@ -225,14 +225,15 @@ TEST_F(PngWriter, MissingFolderIsBadInputNamingThePathAndLeavesNothing) {
   EXPECT_TRUE(fs::is_empty(dir_));
 }
 
-TEST_F(PngWriter, TargetThatCannotBeReplacedIsIoErrorAndLeavesNoTemporaryFile) {
+// A folder in the way is the caller's choice of path: BadInput, as for every atomic file.
+TEST_F(PngWriter, TargetThatCannotBeReplacedIsBadInputAndLeavesNoTemporaryFile) {
   Surface s = opaque_image(10, 10);
   const fs::path path = dir_ / "fig.png";
   fs::create_directory(path);  // a folder where the file should go: rename fails
   try {
     write_png(s.get(), path.string());
     FAIL() << "no error";
-  } catch (const IoError& e) {
+  } catch (const BadInput& e) {
     EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
   }
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 1);

@@ -110,5 +110,21 @@ TEST(PlotLogTicks, NarrowRangeUsesOneTwoFive) {
   EXPECT_EQ(format_log_ticks(t), (std::vector<std::string>{"20", "50"}));
 }
 
+TEST(Thinning, PositionsUseRoundStrides) {
+  EXPECT_EQ(thinned_positions(8, 10), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(thinned_positions(8, 4), (std::vector<int>{0, 2, 4, 6}));
+  EXPECT_EQ(thinned_positions(20, 4), (std::vector<int>{0, 5, 10, 15}));
+  EXPECT_EQ(thinned_positions(512, 8), (std::vector<int>{0, 100, 200, 300, 400, 500}));
+  EXPECT_EQ(thinned_positions(3, 1), (std::vector<int>{0}));
+}
+
+TEST(Thinning, RoundStridesAreOneTwoFiveTimesPowersOfTen) {
+  std::vector<int> seq = {1};
+  while (seq.back() < 1000) seq.push_back(next_round_stride(seq.back()));
+  EXPECT_EQ(seq, (std::vector<int>{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}));
+  EXPECT_EQ(next_round_stride(3), 5);  // a stride between round ones goes to the next
+  EXPECT_EQ(next_round_stride(0), 1);
+}
+
 }  // namespace
 }  // namespace kvscope::plot

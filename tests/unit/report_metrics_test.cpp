@@ -13,6 +13,7 @@
 
 #include "analysis_fixture.hpp"
 #include "kvscope/error.hpp"
+#include "kvscope/report/figures.hpp"
 #include "kvscope/report/guide.hpp"
 #include "kvscope/report/metrics.hpp"
 
@@ -220,13 +221,18 @@ TEST(MetricsSynthetic, AgreesWithNumpyOnTheSyntheticCapture) {
 TEST(FigureGuide, HasOneSectionPerFigureFile) {
   ReportOptions opt;
   const std::string md = figure_guide_markdown(opt, false);
-  for (const char* f :
-       {"kv_cache_layers", "kv_cache_statistics", "kv_value_distribution", "kv_pca_by_position",
-        "head_specialization", "kv_quantization_error", "attention_patterns", "kv_cache_details",
-        "low_importance_tokens", "token_importance_comparison", "token_magnitude_distributions",
-        "token_magnitudes", "token_key_value_scatter"})
-    EXPECT_NE(md.find(std::string("## ") + f + ".png"), std::string::npos) << f;
+  int sections = 0;
+  for (const FigureSpec& f : figure_table()) {
+    if (f.needs == Needs::generation) continue;
+    EXPECT_NE(md.find(std::string("## ") + f.stem + ".png: " + f.guide.title), std::string::npos)
+        << f.stem;
+    ++sections;
+  }
+  EXPECT_EQ(sections, 13);  // the seed README's eleven and two of kvscope's own
   EXPECT_EQ(md.find("## generation"), std::string::npos);
+  EXPECT_EQ(md.find('{'), std::string::npos);  // every template field filled in
+  EXPECT_EQ(figure_guide_markdown(opt, false, false).find("## attention_patterns"),
+            std::string::npos);
   opt.ext = "svg";
   const std::string with_gen = figure_guide_markdown(opt, true);
   EXPECT_NE(with_gen.find("## generation.svg"), std::string::npos);

@@ -22,8 +22,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/io/atomic_file.hpp"
 #include "kvscope/io/json_file.hpp"
 #include "kvscope/io/sha256.hpp"
 

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/io/atomic_file.hpp"
 
 namespace kvscope::io {
 

@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 
 #include "kvscope/error.hpp"
-#include "kvscope/io/atomic_file.hpp"
 #include "kvscope/io/json_file.hpp"
 
 namespace kvscope::io {
@@ -326,9 +325,10 @@ std::vector<std::string> SafetensorsSet::files() const {
   return out;
 }
 
-void write_safetensors(const std::string& path,
+void write_safetensors(AtomicFile& out,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+  const std::string& path = out.final_path();
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   int64_t offset = 0;
@@ -355,20 +355,18 @@ void write_safetensors(const std::string& path,
   }
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  AtomicFile out(path);
-  std::FILE* f = std::fopen(out.temp_path().c_str(), "wb");
-  if (!f) throw BadInput(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
   const uint64_t len = text.size();
-  bool ok =
-      std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const auto& [name, t] : tensors) {
-    if (!ok) break;
-    ok = t->data.empty() ||
-         std::fwrite(t->data.data(), sizeof(float), t->data.size(), f) == t->data.size();
-  }
-  const int write_errno = errno;
-  if (std::fclose(f) != 0) ok = false;
-  if (!ok) throw IoError(fmt::format("{}: write failed: {}", path, std::strerror(write_errno)));
+  out.write(&len, 8);
+  out.write(text.data(), text.size());
+  for (const auto& [name, t] : tensors)
+    if (!out.write(t->data.data(), t->data.size() * sizeof(float))) break;
+}
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  AtomicFile out(path);
+  write_safetensors(out, tensors, metadata);
   out.commit();
 }
 

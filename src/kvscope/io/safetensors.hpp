@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/io/mapped_file.hpp"
 #include "kvscope/io/raw_tensor.hpp"
 #include "kvscope/tensor.hpp"
@@ -81,6 +82,11 @@ class SafetensorsSet {
 // Tensors are laid out in the given order. Throws BadInput on an empty or duplicate name, the
 // reserved name "__metadata__", or a tensor whose data size does not match its shape.
 void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+// The same into `out`, left for the caller to commit (so that several files of one run can
+// appear together).
+void write_safetensors(AtomicFile& out,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

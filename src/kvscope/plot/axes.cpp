@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include <fmt/format.h>
+
 #include "kvscope/error.hpp"
 
 namespace kvscope::plot {
@@ -39,40 +41,52 @@ Axes& Axes::title(std::string s) {
   return *this;
 }
 Axes& Axes::x_label(std::string s) {
-  x_label_ = std::move(s);
+  x_.label = std::move(s);
   return *this;
 }
 Axes& Axes::y_label(std::string s) {
-  y_label_ = std::move(s);
+  y_.label = std::move(s);
   return *this;
+}
+
+void Axis::set_limits(double lo, double hi, const char* name) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || lo == hi) {
+    throw BadInput(
+        fmt::format("{} limits [{}, {}]: need two different finite values", name, lo, hi));
+  }
+  limits = {std::min(lo, hi), std::max(lo, hi)};
+  inverted = lo > hi;
+}
+
+void Axis::set_ticks(std::vector<double> at, std::vector<std::string> labels, TickLabelStyle style,
+                     const char* name) {
+  if (!labels.empty() && labels.size() != at.size()) {
+    throw BadInput(
+        fmt::format("{} ticks: {} positions but {} labels", name, at.size(), labels.size()));
+  }
+  ticks = FixedTicks{std::move(at), std::move(labels), style};
+}
+
+void Axis::set_categories(std::vector<std::string> labels, TickLabelStyle style) {
+  std::vector<double> at(labels.size());
+  std::iota(at.begin(), at.end(), 0.0);
+  ticks = FixedTicks{std::move(at), std::move(labels), style};
 }
 
 Axes& Axes::x_limits(double lo, double hi) {
-  if (!std::isfinite(lo) || !std::isfinite(hi) || lo == hi) {
-    throw BadInput("x limits [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                   "]: need two different finite values");
-  }
-  x_lim_ = {std::min(lo, hi), std::max(lo, hi)};
-  x_inverted_ = lo > hi;
+  x_.set_limits(lo, hi, "x");
   return *this;
 }
-
 Axes& Axes::y_limits(double lo, double hi) {
-  if (!std::isfinite(lo) || !std::isfinite(hi) || lo == hi) {
-    throw BadInput("y limits [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                   "]: need two different finite values");
-  }
-  y_lim_ = {std::min(lo, hi), std::max(lo, hi)};
-  y_inverted_ = lo > hi;
+  y_.set_limits(lo, hi, "y");
   return *this;
 }
-
 Axes& Axes::x_scale(Scale s) {
-  x_scale_ = s;
+  x_.scale = s;
   return *this;
 }
 Axes& Axes::y_scale(Scale s) {
-  y_scale_ = s;
+  y_.scale = s;
   return *this;
 }
 Axes& Axes::grid(bool on) {
@@ -83,36 +97,20 @@ Axes& Axes::legend(Loc where) {
   legend_ = where;
   return *this;
 }
-
 Axes& Axes::x_categories(std::vector<std::string> labels, TickLabelStyle style) {
-  std::vector<double> at(labels.size());
-  std::iota(at.begin(), at.end(), 0.0);
-  x_ticks_ = FixedTicks{std::move(at), std::move(labels), style};
+  x_.set_categories(std::move(labels), style);
   return *this;
 }
-
 Axes& Axes::y_categories(std::vector<std::string> labels, TickLabelStyle style) {
-  std::vector<double> at(labels.size());
-  std::iota(at.begin(), at.end(), 0.0);
-  y_ticks_ = FixedTicks{std::move(at), std::move(labels), style};
+  y_.set_categories(std::move(labels), style);
   return *this;
 }
-
 Axes& Axes::x_ticks(std::vector<double> at, std::vector<std::string> labels, TickLabelStyle style) {
-  if (!labels.empty() && labels.size() != at.size()) {
-    throw BadInput("x ticks: " + std::to_string(at.size()) + " positions but " +
-                   std::to_string(labels.size()) + " labels");
-  }
-  x_ticks_ = FixedTicks{std::move(at), std::move(labels), style};
+  x_.set_ticks(std::move(at), std::move(labels), style, "x");
   return *this;
 }
-
 Axes& Axes::y_ticks(std::vector<double> at, std::vector<std::string> labels, TickLabelStyle style) {
-  if (!labels.empty() && labels.size() != at.size()) {
-    throw BadInput("y ticks: " + std::to_string(at.size()) + " positions but " +
-                   std::to_string(labels.size()) + " labels");
-  }
-  y_ticks_ = FixedTicks{std::move(at), std::move(labels), style};
+  y_.set_ticks(std::move(at), std::move(labels), style, "y");
   return *this;
 }
 
@@ -215,7 +213,7 @@ Axes& Axes::bars(std::vector<std::string> categories, std::vector<BarSeries> ser
   }
   if (horizontal) {
     extent_.sticky_x0 = extent_.x0 >= 0;
-    y_inverted_ = true;
+    y_.inverted = true;
     y_categories(std::move(categories));
   } else {
     extent_.sticky_y0 = extent_.y0 >= 0;
@@ -306,7 +304,7 @@ Axes& Axes::hist_counts(std::span<const double> edges, std::span<const double> c
   }
   artists_.push_back(std::move(p));
   extent_.sticky_y0 = extent_.y0 >= 0;
-  if (style.log) y_scale_ = Scale::log;
+  if (style.log) y_.scale = Scale::log;
   return *this;
 }
 
@@ -370,7 +368,7 @@ Axes& Axes::boxes(const std::vector<std::vector<double>>& groups, std::vector<st
   }
   artists_.push_back(std::move(b));
   if (!labels.empty()) x_categories(std::move(labels));
-  x_integer_ = true;
+  x_.integer_ticks = true;
   return *this;
 }
 
@@ -432,9 +430,9 @@ Axes& Axes::heatmap(std::span<const float> values, int64_t rows, int64_t cols, H
   include(-0.5, -0.5);
   include(static_cast<double>(cols) - 0.5, static_cast<double>(rows) - 0.5);
   extent_.sticky_x0 = extent_.sticky_x1 = extent_.sticky_y0 = extent_.sticky_y1 = true;
-  y_inverted_ = true;
+  y_.inverted = true;
   equal_aspect_ = style.equal_aspect;
-  x_integer_ = y_integer_ = true;
+  x_.integer_ticks = y_.integer_ticks = true;
   if (!style.x_labels.empty()) x_categories(std::move(style.x_labels));
   if (!style.y_labels.empty()) y_categories(std::move(style.y_labels));
   if (style.colorbar) colorbar_ = ColorbarSpec{style.cmap, norm, style.colorbar_label};

@@ -198,6 +198,28 @@ struct FixedTicks {
   TickLabelStyle style;
 };
 
+// One axis of an Axes, as matplotlib's XAxis and YAxis: what the caller set for it. An Axes
+// holds two, and the layout places each with the same code.
+struct Axis {
+  struct Limits {
+    std::optional<double> lo, hi;
+  };
+  std::string label;
+  Scale scale = Scale::linear;
+  Limits limits;               // fixed view limits; unset = automatic
+  bool inverted = false;       // limits given high to low, or a heatmap's rows
+  bool integer_ticks = false;  // automatic ticks only at whole numbers (matrix rows, columns)
+  std::optional<FixedTicks> ticks;
+
+  // `name` ("x" or "y") names the axis in messages. BadInput unless lo, hi finite, different.
+  void set_limits(double lo, double hi, const char* name);
+  // labels empty = formatted numbers; otherwise one per position (BadInput).
+  void set_ticks(std::vector<double> at, std::vector<std::string> labels, TickLabelStyle style,
+                 const char* name);
+  // Labels at 0, 1, ..., n-1.
+  void set_categories(std::vector<std::string> labels, TickLabelStyle style);
+};
+
 class Axes {
  public:
   Axes& title(std::string s);
@@ -251,28 +273,17 @@ class Axes {
   Axes& text(double x, double y, std::string s, TextStyle style = {});
 
   // ---- read by the layout and renderer ----
-  struct Limits {
-    std::optional<double> lo, hi;
-  };
+  using Limits = Axis::Limits;
   const std::vector<Artist>& artists() const { return artists_; }
   const std::string& title_text() const { return title_; }
-  const std::string& x_label_text() const { return x_label_; }
-  const std::string& y_label_text() const { return y_label_; }
-  Scale x_scale_kind() const { return x_scale_; }
-  Scale y_scale_kind() const { return y_scale_; }
+  const Axis& x_axis() const { return x_; }
+  const Axis& y_axis() const { return y_; }
+  const std::string& x_label_text() const { return x_.label; }
+  const std::string& y_label_text() const { return y_.label; }
   bool grid_on() const { return grid_; }
   std::optional<Loc> legend_loc() const { return legend_; }
-  const std::optional<FixedTicks>& x_fixed_ticks() const { return x_ticks_; }
-  const std::optional<FixedTicks>& y_fixed_ticks() const { return y_ticks_; }
   const std::optional<ColorbarSpec>& colorbar() const { return colorbar_; }
-  const Limits& x_limits_set() const { return x_lim_; }
-  const Limits& y_limits_set() const { return y_lim_; }
-  bool x_inverted() const { return x_inverted_; }
-  bool y_inverted() const { return y_inverted_; }
   bool equal_aspect() const { return equal_aspect_; }
-  // Automatic ticks only at whole numbers (matrix rows and columns).
-  bool x_integer_ticks() const { return x_integer_; }
-  bool y_integer_ticks() const { return y_integer_; }
   // Data extent of the artists, with "sticky" edges that get no margin (bars start at 0,
   // heatmaps end at their cells).
   struct Extent {
@@ -291,15 +302,12 @@ class Axes {
               BoxStyle style, bool violin);
 
   std::vector<Artist> artists_;
-  std::string title_, x_label_, y_label_;
-  Scale x_scale_ = Scale::linear, y_scale_ = Scale::linear;
+  std::string title_;
+  Axis x_, y_;
   bool grid_ = false;
   std::optional<Loc> legend_;
-  std::optional<FixedTicks> x_ticks_, y_ticks_;
   std::optional<ColorbarSpec> colorbar_;
-  Limits x_lim_, y_lim_;
-  bool x_inverted_ = false, y_inverted_ = false, equal_aspect_ = false;
-  bool x_integer_ = false, y_integer_ = false;
+  bool equal_aspect_ = false;
   Extent extent_;
   int color_cycle_ = 0;
 };

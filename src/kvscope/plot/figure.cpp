@@ -8,8 +8,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/plot/atomic_file.hpp"
 #include "kvscope/plot/layout_engine.hpp"
 #include "kvscope/plot/png_writer.hpp"
 #include "kvscope/plot/renderer.hpp"
@@ -32,7 +32,7 @@ std::string lower_extension(const std::string& path) {
 }
 
 cairo_status_t write_to_file(void* closure, const unsigned char* data, unsigned int length) {
-  auto* f = static_cast<detail::AtomicFile*>(closure);
+  auto* f = static_cast<AtomicFile*>(closure);
   return f->write(data, length) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
@@ -184,7 +184,7 @@ void Figure::save(const std::string& path, double scale) const {
     return;
   }
 
-  detail::AtomicFile file(path);
+  AtomicFile file(path);
   double wpt = width_ * kPointsPerUnit, hpt = height_ * kPointsPerUnit;
   cairo_surface_t* surf = ext == ".svg"
                               ? cairo_svg_surface_create_for_stream(write_to_file, &file, wpt, hpt)

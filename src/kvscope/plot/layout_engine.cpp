@@ -162,8 +162,9 @@ struct AxisFit {
 
 // Chooses the ticks of one axis and how many of their labels fit: automatic ticks get fewer
 // steps; the caller's ticks are rotated (x only) and thinned to every k-th.
-AxisFit fit_axis(TextEngine& te, const AxisMap& m, const std::optional<FixedTicks>& fixed,
-                 bool integer, bool is_x, double font) {
+AxisFit fit_axis(TextEngine& te, const AxisMap& m, const Axis& axis, bool is_x, double font) {
+  const std::optional<FixedTicks>& fixed = axis.ticks;
+  const bool integer = axis.integer_ticks;
   AxisFit fit;
   fit.spec.size = font;
   double length = std::fabs(m.p1 - m.p0);
@@ -203,13 +204,8 @@ AxisFit fit_axis(TextEngine& te, const AxisMap& m, const std::optional<FixedTick
   int n = static_cast<int>(fit.ticks.at.size());
   // Round strides (every 5th, 10th, 20th, 50th token) are easier to read positions from.
   fit.every = 1;
-  while (fit.every < n && !spaced(m, fit.ticks, fit.every, extent_at(fit.rotation))) {
-    int k = fit.every;
-    int p = 1;
-    while (p * 10 <= k) p *= 10;
-    int lead = k / p;
-    fit.every = k < 5 ? k + 1 : lead < 2 ? 2 * p : lead < 5 ? 5 * p : 10 * p;
-  }
+  while (fit.every < n && !spaced(m, fit.ticks, fit.every, extent_at(fit.rotation)))
+    fit.every = next_round_stride(fit.every);
   fit.every = std::min(fit.every, std::max(n, 1));
   return fit;
 }
@@ -445,6 +441,38 @@ void add_annotations(TextEngine& te, const FigureStyle& st, PlanResult& res, int
   }
 }
 
+// Places the tick labels of one axis (fitted by fit_axis) along the plot area P: below it for
+// x (rotated when crowded), left of it for y. Records the ticks drawn and the stride; returns
+// the band the labels take across the axis (height below x, width left of y).
+double place_tick_labels(TextEngine& te, const AxisMap& m, const Axis& axis, bool is_x,
+                         const Rect& P, double font, int index, std::vector<double>& ticks,
+                         int& every, double* rotation, std::vector<PlacedText>& texts) {
+  const AxisFit f = fit_axis(te, m, axis, is_x, font);
+  ticks.clear();
+  every = f.every;
+  if (rotation) *rotation = f.rotation;
+  double band = 0;
+  for (size_t i = 0; i < f.ticks.at.size(); i += static_cast<size_t>(f.every)) {
+    const double p = m(f.ticks.at[i]);
+    ticks.push_back(f.ticks.at[i]);
+    if (is_x) {
+      const double y = P.bottom() + kTickLen + kPad;
+      PlacedText t = f.rotation == 0 ? place(te, f.ticks.labels[i], f.spec, p, y, 0, 0.5, 0,
+                                             TextRole::x_tick, index)
+                                     : place(te, f.ticks.labels[i], f.spec, p, y, f.rotation, 1,
+                                             0.5, TextRole::x_tick, index);
+      band = std::max(band, t.box.bottom() - y);
+      texts.push_back(std::move(t));
+    } else {
+      PlacedText t = place(te, f.ticks.labels[i], f.spec, P.x - kTickLen - kPad, p, 0, 1, 0.5,
+                           TextRole::y_tick, index);
+      band = std::max(band, t.size.w);
+      texts.push_back(std::move(t));
+    }
+  }
+  return band;
+}
+
 PlanResult plan_axes(TextEngine& te, const FigureStyle& st, const Axes& ax, int index,
                      const Rect& slot, const Margins& min_margins) {
   const double fs = st.font_scale;
@@ -453,12 +481,13 @@ PlanResult plan_axes(TextEngine& te, const FigureStyle& st, const Axes& ax, int 
   plan.axes = &ax;
   plan.slot = slot;
   Axes::Extent e = extent_with_reference_lines(ax);
-  auto [x0, x1] = view_limits(e.x0, e.x1, e.x_min_positive, e.sticky_x0, e.sticky_x1,
-                              ax.x_limits_set(), ax.x_scale_kind());
-  auto [y0, y1] = view_limits(e.y0, e.y1, e.y_min_positive, e.sticky_y0, e.sticky_y1,
-                              ax.y_limits_set(), ax.y_scale_kind());
-  plan.x = {x0, x1, ax.x_scale_kind() == Scale::log, ax.x_inverted(), 0, 1};
-  plan.y = {y0, y1, ax.y_scale_kind() == Scale::log, ax.y_inverted(), 1, 0};
+  const Axis &xa = ax.x_axis(), &ya = ax.y_axis();
+  auto [x0, x1] =
+      view_limits(e.x0, e.x1, e.x_min_positive, e.sticky_x0, e.sticky_x1, xa.limits, xa.scale);
+  auto [y0, y1] =
+      view_limits(e.y0, e.y1, e.y_min_positive, e.sticky_y0, e.sticky_y1, ya.limits, ya.scale);
+  plan.x = {x0, x1, xa.scale == Scale::log, xa.inverted, 0, 1};
+  plan.y = {y0, y1, ya.scale == Scale::log, ya.inverted, 1, 0};
 
   TextSpec title_spec{kTitleFont * fs, true, false, slot.w};
   TextSpec xlabel_spec{kLabelFont * fs, false, false, slot.w};
@@ -508,38 +537,13 @@ PlanResult plan_axes(TextEngine& te, const FigureStyle& st, const Axes& ax, int 
     plan.y.p0 = P.bottom();
     plan.y.p1 = P.y;
 
-    // x tick labels
-    AxisFit xf =
-        fit_axis(te, plan.x, ax.x_fixed_ticks(), ax.x_integer_ticks(), true, tick_spec.size);
-    plan.x_ticks.clear();
-    plan.x_every = xf.every;
-    plan.x_rotation = xf.rotation;
-    double new_xband = 0;
-    for (size_t i = 0; i < xf.ticks.at.size(); i += static_cast<size_t>(xf.every)) {
-      double px = plan.x(xf.ticks.at[i]);
-      plan.x_ticks.push_back(xf.ticks.at[i]);
-      double y = P.bottom() + kTickLen + kPad;
-      PlacedText t = xf.rotation == 0 ? place(te, xf.ticks.labels[i], xf.spec, px, y, 0, 0.5, 0,
-                                              TextRole::x_tick, index)
-                                      : place(te, xf.ticks.labels[i], xf.spec, px, y, xf.rotation,
-                                              1, 0.5, TextRole::x_tick, index);
-      new_xband = std::max(new_xband, t.box.bottom() - y);
-      res.texts.push_back(std::move(t));
-    }
-    // y tick labels
-    AxisFit yf =
-        fit_axis(te, plan.y, ax.y_fixed_ticks(), ax.y_integer_ticks(), false, tick_spec.size);
-    plan.y_ticks.clear();
-    plan.y_every = yf.every;
-    double new_yband = 0;
-    for (size_t i = 0; i < yf.ticks.at.size(); i += static_cast<size_t>(yf.every)) {
-      double py = plan.y(yf.ticks.at[i]);
-      plan.y_ticks.push_back(yf.ticks.at[i]);
-      PlacedText t = place(te, yf.ticks.labels[i], yf.spec, P.x - kTickLen - kPad, py, 0, 1, 0.5,
-                           TextRole::y_tick, index);
-      new_yband = std::max(new_yband, t.size.w);
-      res.texts.push_back(std::move(t));
-    }
+    // Tick labels: below the plot area for x, left of it for y.
+    const double new_xband =
+        place_tick_labels(te, plan.x, ax.x_axis(), true, P, tick_spec.size, index, plan.x_ticks,
+                          plan.x_every, &plan.x_rotation, res.texts);
+    const double new_yband =
+        place_tick_labels(te, plan.y, ax.y_axis(), false, P, tick_spec.size, index, plan.y_ticks,
+                          plan.y_every, nullptr, res.texts);
     // colour bar
     double new_cbband = cbband;
     plan.colorbar.reset();

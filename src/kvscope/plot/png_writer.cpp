@@ -12,8 +12,8 @@
 #include <thread>
 #include <utility>
 
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/plot/atomic_file.hpp"
 
 namespace kvscope::plot::detail {
 namespace {

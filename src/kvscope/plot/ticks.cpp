@@ -192,4 +192,21 @@ std::string format_number(double v, int significant) {
   return with_minus(t.substr(0, e)) + "×10" + superscript(std::stoi(t.substr(e + 1)));
 }
 
+int next_round_stride(int stride) {
+  if (stride < 1) return 1;
+  int p = 1;
+  while (p <= stride / 10) p *= 10;
+  const int lead = stride / p;  // 1..9
+  return lead < 2 ? 2 * p : lead < 5 ? 5 * p : 10 * p;
+}
+
+std::vector<int> thinned_positions(int n, int fit) {
+  if (fit < 1) fit = 1;
+  int stride = 1;
+  while (stride < n && (n + stride - 1) / stride > fit) stride = next_round_stride(stride);
+  std::vector<int> out;
+  for (int i = 0; i < n; i += stride) out.push_back(i);
+  return out;
+}
+
 }  // namespace kvscope::plot

@@ -37,4 +37,13 @@ std::vector<std::string> format_log_ticks(std::span<const double> ticks);
 // "0.3", 12345 -> "1.23×10⁴", -0.5 -> "−0.5", NaN -> "nan".
 std::string format_number(double v, int significant = 3);
 
+// Label thinning, one rule for the plot layer's tick labels and for figures that thin their
+// own: the round stride after `stride` in 1, 2, 5, 10, 20, 50, 100, ... (so labelled
+// positions read as every 2nd, 5th, 10th ... token).
+int next_round_stride(int stride);
+
+// Positions 0, s, 2s, ... < n for the smallest round stride s that keeps their count <= fit
+// (fit >= 1; all n when they fit).
+std::vector<int> thinned_positions(int n, int fit);
+
 }  // namespace kvscope::plot

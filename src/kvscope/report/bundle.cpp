@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "kvscope/analysis/cache_size.hpp"
@@ -30,22 +31,22 @@ std::vector<int> resolve_indices(const std::vector<int>& asked, int n, const cha
 
 void validate_options(const ReportOptions& opt, int n_layer, int n_head) {
   if (opt.ext != "png" && opt.ext != "svg" && opt.ext != "pdf")
-    throw BadInput(fmt::format("--format {}: expected png, svg or pdf", opt.ext));
+    throw BadInput(fmt::format("ext {}: expected png, svg or pdf", opt.ext));
   if (opt.layer < -1 || opt.layer >= n_layer)
-    throw BadInput(fmt::format("--layer {} is out of range (the model has {} layers: 0..{})",
+    throw BadInput(fmt::format("layer {} is out of range (the model has {} layers: 0..{})",
                                opt.layer, n_layer, n_layer - 1));
   if (opt.head < 0 || opt.head >= n_head)
-    throw BadInput(fmt::format("--head {} is out of range (the model has {} heads: 0..{})",
-                               opt.head, n_head, n_head - 1));
-  resolve_indices(opt.attn_layers, n_layer, "--layers entry");
-  resolve_indices(opt.attn_heads, n_head, "--heads entry");
-  resolve_indices(opt.pca_layers, n_layer, "--pca-layers entry");
+    throw BadInput(fmt::format("head {} is out of range (the model has {} heads: 0..{})", opt.head,
+                               n_head, n_head - 1));
+  resolve_indices(opt.attn_layers, n_layer, "attn_layers entry");
+  resolve_indices(opt.attn_heads, n_head, "attn_heads entry");
+  resolve_indices(opt.pca_layers, n_layer, "pca_layers entry");
   if (opt.histogram_bins < 2 || opt.histogram_bins > 10000)
-    throw BadInput(fmt::format("--bins {} is out of range (2..10000)", opt.histogram_bins));
+    throw BadInput(fmt::format("histogram_bins {} is out of range (2..10000)", opt.histogram_bins));
   if (opt.tokens_listed < 1 || opt.tokens_listed > 200)
-    throw BadInput(fmt::format("--tokens-listed {} is out of range (1..200)", opt.tokens_listed));
+    throw BadInput(fmt::format("tokens_listed {} is out of range (1..200)", opt.tokens_listed));
   if (opt.attention_norm != "row" && opt.attention_norm != "power")
-    throw BadInput(fmt::format("--attention-norm {}: expected row or power", opt.attention_norm));
+    throw BadInput(fmt::format("attention_norm {}: expected row or power", opt.attention_norm));
 }
 
 Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
@@ -54,13 +55,13 @@ Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
   validate_options(opt, cap.n_layer, cap.n_head);
   if (opt.importance.measure == analysis::ImportanceMeasure::AttentionReceived &&
       !cap.has_attention())
-    throw BadInput("--importance attention needs the attention patterns, which were not captured");
+    throw BadInput("importance attention needs the attention patterns, which were not captured");
   Bundle b;
   const int L = cap.n_layer;
   b.layer = opt.layer >= 0 ? opt.layer : L / 2;
   b.head = opt.head;
-  b.attn_layers = resolve_indices(opt.attn_layers, L, "--layers entry");
-  b.attn_heads = resolve_indices(opt.attn_heads, cap.n_head, "--heads entry");
+  b.attn_layers = resolve_indices(opt.attn_layers, L, "attn_layers entry");
+  b.attn_heads = resolve_indices(opt.attn_heads, cap.n_head, "attn_heads entry");
   b.pca_layers = opt.pca_layers.empty() ? std::vector<int>{0, L / 2, L - 1} : opt.pca_layers;
   if (L < 3) b.pca_layers = resolve_indices({}, L, "");
 
@@ -111,14 +112,22 @@ Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
       b.ranking = analysis::rank_tokens(b.importance, cap.token_strings, opt.tokens_listed);
       b.categories = analysis::classify_tokens(cap, special_ids);
       b.category_groups = analysis::group_by_category(b.categories, b.magnitudes);
+      const int k_label = std::clamp(cap.seq_len() / 12, 3, 8);
+      b.largest_key_tokens = analysis::largest_tokens(b.magnitudes.key, k_label);
+      b.largest_value_tokens = analysis::largest_tokens(b.magnitudes.value, k_label);
+      b.kv_outliers = analysis::outlier_tokens(b.magnitudes.key, b.magnitudes.value,
+                                               Bundle::kOutliersListed, Bundle::kOutlierDistance);
     });
   }
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
-  if (trace)
+  if (trace) {
     b.cache_bytes_per_step =
         analysis::kv_cache_bytes_per_step(cap.n_layer, cap.n_kv_head, cap.head_dim, cap.seq_len(),
                                           static_cast<int64_t>(trace->steps.size()));
+    b.generation_attention =
+        analysis::generation_attention(*trace, cap.n_layer, cap.n_head, b.layer);
+  }
   return b;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kvscope/analysis/capture_check.hpp"
+#include "kvscope/analysis/generation_attention.hpp"
 #include "kvscope/analysis/head_specialization.hpp"
 #include "kvscope/analysis/histogram.hpp"
 #include "kvscope/analysis/layer_stats.hpp"
@@ -17,6 +18,7 @@
 #include "kvscope/analysis/quantization.hpp"
 #include "kvscope/analysis/token_categories.hpp"
 #include "kvscope/analysis/token_importance.hpp"
+#include "kvscope/analysis/token_outliers.hpp"
 #include "kvscope/capture/capture.hpp"
 #include "kvscope/capture/generate.hpp"
 
@@ -58,7 +60,15 @@ struct Bundle {
   analysis::TokenRanking ranking;                        // lowest and highest `tokens_listed`
   std::vector<analysis::TokenCategory> categories;       // [S]
   std::vector<analysis::CategoryGroup> category_groups;  // [7]
-  std::vector<int64_t> cache_bytes_per_step;             // [steps + 1] with a generation trace
+  // Tokens the figures name: the largest key and value norms (3..8 of them, by length), and
+  // the outliers of the (key norm, value norm) cloud beyond kOutlierDistance robust deviations.
+  static constexpr int kOutliersListed = 12;
+  static constexpr double kOutlierDistance = 3.0;
+  std::vector<int> largest_key_tokens;                 // positions, largest first
+  std::vector<int> largest_value_tokens;               // positions, largest first
+  std::vector<int> kv_outliers;                        // positions, furthest first
+  std::vector<int64_t> cache_bytes_per_step;           // [steps + 1] with a generation trace
+  analysis::GenerationAttention generation_attention;  // with a trace that has attention
 };
 
 // Validates options against the capture (BadInput: layer/head out of range, bad format, ...)

@@ -26,13 +26,6 @@ std::vector<int> evenly_spaced_subset(const std::vector<int>& items, int max_cou
   return out;
 }
 
-std::vector<std::string> token_axis_labels(const capture::Capture& cap) {
-  if (static_cast<int>(cap.token_strings.size()) == cap.seq_len()) return cap.token_strings;
-  std::vector<std::string> out;
-  for (int i = 0; i < cap.seq_len(); ++i) out.push_back(fmt::format("#{}", i));
-  return out;
-}
-
 Tensor max_pool(std::span<const float> x, int64_t rows, int64_t cols, int block) {
   if (block < 1 || rows < 0 || cols < 0 ||
       static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) != x.size())
@@ -87,21 +80,6 @@ int pool_block(int64_t n, int64_t max_cells) {
   if (max_cells < 1) max_cells = 1;
   if (n <= max_cells) return 1;
   return static_cast<int>((n + max_cells - 1) / max_cells);
-}
-
-std::vector<int> labelled_positions(int n, int fit) {
-  if (fit < 1) fit = 1;
-  int stride = 1;
-  for (int k = 0; (n + stride - 1) / stride > fit; ++k) {
-    static constexpr int kLead[] = {2, 5, 10};
-    int p = 1;
-    for (int j = 0; j < k / 3; ++j) p *= 10;
-    stride = kLead[k % 3] * p;
-    if (stride >= n) break;
-  }
-  std::vector<int> out;
-  for (int i = 0; i < n; i += stride) out.push_back(i);
-  return out;
 }
 
 double robust_halfrange(double p_lo, double p_hi, double max_abs) {

@@ -17,9 +17,6 @@ namespace kvscope::report::figure_helpers {
 // them when they fit). max_count >= 1; with max_count == 1 only the first is kept.
 std::vector<int> evenly_spaced_subset(const std::vector<int>& items, int max_count);
 
-// [S] token labels for axes: cap.token_strings when present, else "#0", "#1", ...
-std::vector<std::string> token_axis_labels(const capture::Capture& cap);
-
 // Shrinks a rows x cols map (row-major) by taking the maximum of each block x block tile
 // (the last tiles may be smaller), ignoring NaN; a tile of only NaN stays NaN. The maximum,
 // unlike the mean, keeps a lone strong cell (an attention sink, a diagonal) visible.
@@ -28,11 +25,6 @@ Tensor max_pool(std::span<const float> x, int64_t rows, int64_t cols, int block)
 
 // Smallest block so that n cells shrink to at most max_cells (max_cells >= 1).
 int pool_block(int64_t n, int64_t max_cells);
-
-// Positions 0, stride, 2 * stride, ... < n that get a token label when at most `fit` labels
-// fit along an axis of n tokens (fit >= 1): stride is the smallest of 1, 2, 5, 10, 20, 50, ...
-// that keeps the count <= fit.
-std::vector<int> labelled_positions(int n, int fit);
 
 // Half-range of a symmetric colour scale for signed activations: the larger magnitude of the
 // two given percentiles (e.g. 0.1th and 99.9th), so that a few outlier entries do not wash out

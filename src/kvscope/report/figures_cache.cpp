@@ -11,6 +11,7 @@
 #include "kvscope/plot/ticks.hpp"
 #include "kvscope/report/figure_helpers.hpp"
 #include "kvscope/report/figures.hpp"
+#include "kvscope/report/labels.hpp"
 
 namespace kvscope::report {
 
@@ -94,8 +95,8 @@ void layer_axis(plot::Axes& ax, int L) {
 
 }  // namespace
 
-void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const ReportOptions&,
-                          const std::string& path) {
+plot::Figure build_kv_cache_layers(const capture::Capture& cap, const Bundle& b,
+                                   const ReportOptions&) {
   constexpr int kMaxLayers = 12;
   std::vector<int> all;
   for (int l = 0; l < cap.n_layer; ++l) all.push_back(l);
@@ -114,10 +115,10 @@ void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const Re
   fig.grid(n, 2);
   // Labels thinned here rather than by the plot library: measuring every label of a long
   // prompt in every panel would dominate the drawing time.
-  const std::vector<std::string> toks = fh::token_axis_labels(cap);
+  const std::vector<std::string> toks = token_labels(cap);
   std::vector<double> tok_at;
   std::vector<std::string> tok_lab;
-  for (int t : fh::labelled_positions(S, std::max(1, static_cast<int>((row_h - 70) / 22)))) {
+  for (int t : plot::thinned_positions(S, std::max(1, static_cast<int>((row_h - 70) / 22)))) {
     tok_at.push_back(t);
     tok_lab.push_back(toks[static_cast<size_t>(t)]);
   }
@@ -151,11 +152,11 @@ void draw_kv_cache_layers(const capture::Capture& cap, const Bundle& b, const Re
       if (part == 0) ax.y_label("token");
     }
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_kv_cache_statistics(const capture::Capture& cap, const Bundle& b,
-                              const ReportOptions& opt, const std::string& path) {
+plot::Figure build_kv_cache_statistics(const capture::Capture& cap, const Bundle& b,
+                                       const ReportOptions& opt) {
   const int L = cap.n_layer;
   std::vector<double> x = iota_d(L), ks, vs, corr, kstd, vstd, kabs, vabs;
   for (const auto& s : b.stats) {
@@ -207,11 +208,11 @@ void draw_kv_cache_statistics(const capture::Capture& cap, const Bundle& b,
     layer_axis(ax, L);
     ax.grid().legend();
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_kv_value_distribution(const capture::Capture& cap, const Bundle& b,
-                                const ReportOptions& opt, const std::string& path) {
+plot::Figure build_kv_value_distribution(const capture::Capture& cap, const Bundle& b,
+                                         const ReportOptions& opt) {
   const analysis::ValueDistribution& d = b.distribution;
   const int L = cap.n_layer;
   plot::Figure fig(1500, 560 + std::clamp(L * 22, 300, 700));
@@ -315,11 +316,11 @@ void draw_kv_value_distribution(const capture::Capture& cap, const Bundle& b,
           .y_label("layer");
     }
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_kv_pca_by_position(const capture::Capture& cap, const Bundle& b, const ReportOptions&,
-                             const std::string& path) {
+plot::Figure build_kv_pca_by_position(const capture::Capture& cap, const Bundle& b,
+                                      const ReportOptions&) {
   const int n = static_cast<int>(b.pca_layers.size());
   const int S = cap.seq_len();
   plot::Figure fig(1300, 70 + n * 440);
@@ -328,7 +329,7 @@ void draw_kv_pca_by_position(const capture::Capture& cap, const Bundle& b, const
                   "coloured by position",
                   cap.n_kv_head));
   fig.grid(n, 2);
-  const std::vector<std::string> toks = fh::token_axis_labels(cap);
+  const std::vector<std::string> toks = token_labels(cap);
   for (int r = 0; r < n; ++r) {
     for (int part = 0; part < 2; ++part) {
       const analysis::PcaResult& pr =
@@ -382,11 +383,11 @@ void draw_kv_pca_by_position(const capture::Capture& cap, const Bundle& b, const
       ax.grid();
     }
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_kv_quantization_error(const capture::Capture& cap, const Bundle& b, const ReportOptions&,
-                                const std::string& path) {
+plot::Figure build_kv_quantization_error(const capture::Capture& cap, const Bundle& b,
+                                         const ReportOptions&) {
   const int L = cap.n_layer;
   const std::vector<double> x = iota_d(L);
   std::vector<analysis::QuantGrouping> groupings;
@@ -457,11 +458,11 @@ void draw_kv_quantization_error(const capture::Capture& cap, const Bundle& b, co
       if (g == 0 && m == 0) ax.legend(plot::Loc::lower_right);
     }
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_kv_cache_details(const capture::Capture& cap, const Bundle& b, const ReportOptions&,
-                           const std::string& path) {
+plot::Figure build_kv_cache_details(const capture::Capture& cap, const Bundle& b,
+                                    const ReportOptions&) {
   const int l = b.layer, h = b.head, kvh = analysis::kv_head_of(cap, b.head);
   const int S = cap.seq_len(), D = cap.head_dim;
   const auto& lc = cap.layers[static_cast<size_t>(l)];
@@ -475,7 +476,7 @@ void draw_kv_cache_details(const capture::Capture& cap, const Bundle& b, const R
       "0.1th / 99.9th percentile",
       l, head_text));
   fig.grid(1, 2);
-  const std::vector<std::string> toks = fh::token_axis_labels(cap);
+  const std::vector<std::string> toks = token_labels(cap);
   for (int part = 0; part < 2; ++part) {
     const bool key = part == 0;
     const Tensor& t = key ? lc.k : lc.v;
@@ -492,7 +493,7 @@ void draw_kv_cache_details(const capture::Capture& cap, const Bundle& b, const R
                  : "Value states");
     ax.x_label("channel (dimension within the head)").y_label("token");
   }
-  fig.save(path);
+  return fig;
 }
 
 }  // namespace kvscope::report

@@ -11,6 +11,7 @@
 #include "kvscope/plot/ticks.hpp"
 #include "kvscope/report/figure_helpers.hpp"
 #include "kvscope/report/figures.hpp"
+#include "kvscope/report/labels.hpp"
 
 namespace kvscope::report {
 
@@ -37,8 +38,8 @@ void head_bars(plot::Axes& ax, const std::vector<double>& v, plot::Color c,
 
 }  // namespace
 
-void draw_head_specialization(const capture::Capture& cap, const Bundle& b, const ReportOptions&,
-                              const std::string& path) {
+plot::Figure build_head_specialization(const capture::Capture& cap, const Bundle& b,
+                                       const ReportOptions&) {
   const analysis::HeadSpecialization& hs = b.heads;
   const int H = cap.n_head, S = cap.seq_len();
   const bool att = hs.has_attention;
@@ -50,7 +51,7 @@ void draw_head_specialization(const capture::Capture& cap, const Bundle& b, cons
                                              "key and value norms are equal",
                                              H / cap.n_kv_head)));
   fig.grid(3, att ? 4 : 1);
-  const std::vector<std::string> toks = fh::token_axis_labels(cap);
+  const std::vector<std::string> toks = token_labels(cap);
   const std::vector<std::string> heads = head_labels(cap);
   for (int part = 0; part < 2; ++part) {
     const bool key = part == 0;
@@ -117,11 +118,11 @@ void draw_head_specialization(const capture::Capture& cap, const Bundle& b, cons
         .x_label("query head")
         .y_label("query head");
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
-                             const std::string& path) {
+plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle& b,
+                                      const ReportOptions& opt) {
   if (!cap.has_attention())
     throw BadInput(
         "attention_patterns: the capture holds no attention patterns (capture with attention on)");
@@ -171,9 +172,9 @@ void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const
 
   // Token labels on the outer axes when at least every 10th fits, else positions. A label
   // needs about 22 units (its height and the plot library's gap).
-  const std::vector<std::string> toks = fh::token_axis_labels(cap);
+  const std::vector<std::string> toks = token_labels(cap);
   const int fit = std::max(1, static_cast<int>(panel / 22));
-  std::vector<int> lab = fh::labelled_positions(S, fit);
+  std::vector<int> lab = plot::thinned_positions(S, fit);
   const bool token_labels = lab.size() >= 2 && (lab[1] - lab[0]) <= 10;
   if (!token_labels) {
     lab.clear();
@@ -234,7 +235,7 @@ void draw_attention_patterns(const capture::Capture& cap, const Bundle& b, const
   for (int r = 0; r < nr; ++r)
     ax.text(left - 1.5, top + r * (s + gap) + (s - 1) / 2.0,
             fmt::format("layer {}", Ls[static_cast<size_t>(r)]), lt);
-  fig.save(path);
+  return fig;
 }
 
 }  // namespace kvscope::report

@@ -8,13 +8,17 @@
 #include "kvscope/error.hpp"
 #include "kvscope/plot/figure.hpp"
 #include "kvscope/report/figures.hpp"
-#include "kvscope/report/token_selection.hpp"
+#include "kvscope/report/labels.hpp"
+#include "kvscope/tokenizer/utf8.hpp"
 
 namespace kvscope::report {
 
 namespace {
 
-constexpr double kDpi = 150;
+// Sizes below are in inches of the report's convention (figures.hpp): 100 figure units each.
+plot::Figure inches(double w, double h) {
+  return plot::Figure(100 * w, 100 * h);
+}
 
 std::string category_words(analysis::TokenCategory c) {
   std::string s(analysis::category_name(c));
@@ -68,11 +72,11 @@ std::string model_line(const capture::Capture& cap) {
 
 }  // namespace
 
-void draw_low_importance_tokens(const capture::Capture& cap, const Bundle& b,
-                                const ReportOptions& opt, const std::string& path) {
+plot::Figure build_low_importance_tokens(const capture::Capture& cap, const Bundle& b,
+                                         const ReportOptions& opt) {
   const auto& low = b.ranking.lowest;
   const double h = std::clamp(1.6 + 0.3 * static_cast<double>(low.size()), 3.5, 40.0);
-  plot::Figure fig = plot::Figure::inches(9, h, kDpi);
+  plot::Figure fig = inches(9, h);
   fig.suptitle(fmt::format("The {} least important tokens by {}", low.size(),
                            importance_label(opt.importance)));
   plot::Axes& ax = fig.axes();
@@ -81,16 +85,16 @@ void draw_low_importance_tokens(const capture::Capture& cap, const Bundle& b,
   ax.title(model_line(cap) + "; lowest score at the top")
       .x_label(importance_label(opt.importance))
       .y_label("token (text @ position)");
-  fig.save(path);
+  return fig;
 }
 
-void draw_token_importance_comparison(const capture::Capture& cap, const Bundle& b,
-                                      const ReportOptions& opt, const std::string& path) {
+plot::Figure build_token_importance_comparison(const capture::Capture& cap, const Bundle& b,
+                                               const ReportOptions& opt) {
   const auto& hi = b.ranking.highest;
   const auto& lo = b.ranking.lowest;
   const size_t n = std::max(hi.size(), lo.size());
   const double h = std::clamp(1.8 + 0.3 * static_cast<double>(n), 3.5, 40.0);
-  plot::Figure fig = plot::Figure::inches(13, h, kDpi);
+  plot::Figure fig = inches(13, h);
   fig.suptitle(fmt::format("Most and least important tokens by {} ({})",
                            importance_label(opt.importance), model_line(cap)))
       .grid(1, 2);
@@ -113,11 +117,11 @@ void draw_token_importance_comparison(const capture::Capture& cap, const Bundle&
   c.title(fmt::format("{} lowest (smallest at the top), same scale", lo.size()))
       .x_label(importance_label(opt.importance))
       .x_limits(lo_x < 0 ? lo_x - pad : 0, hi_x + pad);
-  fig.save(path);
+  return fig;
 }
 
-void draw_token_magnitude_distributions(const capture::Capture& cap, const Bundle& b,
-                                        const ReportOptions&, const std::string& path) {
+plot::Figure build_token_magnitude_distributions(const capture::Capture& cap, const Bundle& b,
+                                                 const ReportOptions&) {
   std::vector<std::string> labels;
   std::vector<std::vector<double>> keys, values;
   std::vector<std::string> omitted;
@@ -130,7 +134,7 @@ void draw_token_magnitude_distributions(const capture::Capture& cap, const Bundl
     keys.push_back(g.key_magnitudes);
     values.push_back(g.value_magnitudes);
   }
-  plot::Figure fig = plot::Figure::inches(13, 6, kDpi);
+  plot::Figure fig = inches(13, 6);
   std::string sup = fmt::format("Key and value magnitudes by token category ({})", model_line(cap));
   if (!omitted.empty()) sup += fmt::format("\nno tokens in: {}", fmt::join(omitted, ", "));
   fig.suptitle(sup).grid(1, 2);
@@ -173,19 +177,18 @@ void draw_token_magnitude_distributions(const capture::Capture& cap, const Bundl
     ax.x_categories(labels, tls);
     ax.title(parts[p]).x_label("token category (n = tokens in it)").y_label(units[p]).grid();
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_token_magnitudes(const capture::Capture& cap, const Bundle& b, const ReportOptions&,
-                           const std::string& path) {
+plot::Figure build_token_magnitudes(const capture::Capture& cap, const Bundle& b,
+                                    const ReportOptions&) {
   const int S = cap.seq_len();
-  plot::Figure fig = plot::Figure::inches(14, 8, kDpi);
+  plot::Figure fig = inches(14, 8);
   fig.suptitle(
          fmt::format("Key and value magnitude of each token by position ({})", model_line(cap)))
       .grid(2, 1);
   std::vector<std::string> tick_labels;
   for (int i = 0; i < S; ++i) tick_labels.push_back(token_label(cap, i));
-  const int k_label = std::clamp(S / 12, 3, 8);
   for (int p = 0; p < 2; ++p) {
     const std::vector<double>& m = p == 0 ? b.magnitudes.key : b.magnitudes.value;
     plot::Axes& ax = fig.axes(p, 0);
@@ -202,7 +205,7 @@ void draw_token_magnitudes(const capture::Capture& cap, const Bundle& b, const R
     rs.label = fmt::format("mean {:.3g}", mean);
     ax.hline(mean, rs);
     // The largest tokens by name: where a cache keeps its sinks and outliers.
-    const std::vector<int> top = largest_tokens(m, k_label);
+    const std::vector<int>& top = p == 0 ? b.largest_key_tokens : b.largest_value_tokens;
     std::vector<double> xs, ys;
     plot::ScatterStyle ss;
     for (int i : top) {
@@ -228,12 +231,12 @@ void draw_token_magnitudes(const capture::Capture& cap, const Bundle& b, const R
         .grid()
         .legend(plot::Loc::upper_right);
   }
-  fig.save(path);
+  return fig;
 }
 
-void draw_token_key_value_scatter(const capture::Capture& cap, const Bundle& b,
-                                  const ReportOptions&, const std::string& path) {
-  plot::Figure fig = plot::Figure::inches(10, 8, kDpi);
+plot::Figure build_token_key_value_scatter(const capture::Capture& cap, const Bundle& b,
+                                           const ReportOptions&) {
+  plot::Figure fig = inches(10, 8);
   fig.suptitle(fmt::format("Tokens by key and value magnitude ({})", model_line(cap)));
   plot::Axes& ax = fig.axes();
   int ci = 0;
@@ -247,7 +250,7 @@ void draw_token_key_value_scatter(const capture::Capture& cap, const Bundle& b,
     ss.alpha = 0.75;
     ax.scatter(g.key_magnitudes, g.value_magnitudes, ss);
   }
-  const std::vector<int> out = outlier_tokens(b.magnitudes.key, b.magnitudes.value, 12);
+  const std::vector<int>& out = b.kv_outliers;
   if (!out.empty()) {
     std::vector<double> xs, ys;
     plot::ScatterStyle os;
@@ -261,36 +264,35 @@ void draw_token_key_value_scatter(const capture::Capture& cap, const Bundle& b,
     os.label = "";
     ax.scatter(xs, ys, os);
   }
-  ax.title(out.empty() ? "colour = token category; no outliers beyond 3 robust deviations"
-                       : "colour = token category; labelled: outliers beyond 3 robust deviations "
-                         "(median ± MAD)")
+  ax.title(out.empty() ? fmt::format("colour = token category; no outliers beyond {} robust "
+                                     "deviations",
+                                     Bundle::kOutlierDistance)
+                       : fmt::format("colour = token category; labelled: outliers beyond {} "
+                                     "robust deviations (median ± MAD)",
+                                     Bundle::kOutlierDistance))
       .x_label("key norm ‖k‖₂ (mean over layers and kv heads)")
       .y_label("value norm ‖v‖₂ (mean over layers and kv heads)")
       .grid()
       .legend(plot::Loc::best);
-  fig.save(path);
+  return fig;
 }
 
-void draw_generation(const capture::Capture& cap, const Bundle& b,
-                     const capture::GenerationTrace& trace, const ReportOptions&,
-                     const std::string& path) {
+plot::Figure build_generation(const capture::Capture& cap, const Bundle& b,
+                              const capture::GenerationTrace& trace, const ReportOptions&) {
   const int steps = static_cast<int>(trace.steps.size());
-  if (steps == 0) throw BadInput("draw_generation: the generation trace has no steps");
+  if (steps == 0) throw BadInput("build_generation: the generation trace has no steps");
   const int prompt_len = static_cast<int>(trace.prompt_ids.size());
   const int L = cap.n_layer, H = cap.n_head;
   int max_len = 0;
   for (const capture::GenerationStep& s : trace.steps) max_len = std::max(max_len, s.cache_len);
-  bool has_attention = true;
-  for (const capture::GenerationStep& s : trace.steps) {
-    const int64_t want = static_cast<int64_t>(L) * H * s.cache_len;
-    if (s.cache_len <= 0 || static_cast<int64_t>(s.attention.size()) != want) has_attention = false;
-  }
+  const analysis::GenerationAttention& ga = b.generation_attention;
+  const bool has_attention = ga.complete() && ga.all_layers.size() == trace.steps.size();
 
   // The generated text, wrapped by characters (UTF-8 aware) so it fits the width.
   std::string wrapped;
   {
     // A model can stop mid-character; Pango needs valid UTF-8.
-    const std::string text = valid_utf8(trace.text);
+    const std::string text = tokenizer::utf8_lossy(trace.text);
     int col = 0;
     for (size_t i = 0; i < text.size(); ++i) {
       const unsigned char c = static_cast<unsigned char>(text[i]);
@@ -318,7 +320,7 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
   // Heatmap rows are generated tokens: short runs get shorter panels, long runs stay legible.
   const double attn_h = std::clamp(2.2 + 0.16 * steps, 3.2, 9.0);
   const double fig_h = title_h + text_h + bytes_h + (has_attention ? 2 * attn_h : 0);
-  plot::Figure fig = plot::Figure::inches(14, fig_h, kDpi);
+  plot::Figure fig = inches(14, fig_h);
   fig.suptitle(fmt::format(
       "Generation with the KV cache: {} prompt tokens + {} generated ({}, stopped by {})",
       prompt_len, steps, cap.model_name, trace.stop_reason));
@@ -384,8 +386,7 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
         .grid();
   }
   if (!has_attention) {
-    fig.save(path);
-    return;
+    return fig;
   }
 
   // Attention of each generated token over the cache: [steps, max_len], NaN where the cache
@@ -404,29 +405,17 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
   for (int t = 0; t < steps; ++t)
     y_labels.push_back(visible_text(trace.steps[static_cast<size_t>(t)].text));
 
-  auto attention_map = [&](int layer) {
+  // [steps, max_len] from the bundle's per-step rows, NaN where the cache did not reach yet.
+  auto attention_map = [&](const std::vector<std::vector<double>>& rows) {
     std::vector<float> m(static_cast<size_t>(steps) * static_cast<size_t>(max_len), NAN);
-    for (int t = 0; t < steps; ++t) {
-      const capture::GenerationStep& s = trace.steps[static_cast<size_t>(t)];
-      const int T = s.cache_len;
-      const int l0 = layer < 0 ? 0 : layer, l1 = layer < 0 ? L : layer + 1;
-      const double n = static_cast<double>(l1 - l0) * H;
-      for (int j = 0; j < T; ++j) {
-        double acc = 0;
-        for (int l = l0; l < l1; ++l)
-          for (int h = 0; h < H; ++h)
-            acc += s.attention[(static_cast<size_t>(l) * H + static_cast<size_t>(h)) *
-                                   static_cast<size_t>(T) +
-                               static_cast<size_t>(j)];
-        m[static_cast<size_t>(t) * static_cast<size_t>(max_len) + static_cast<size_t>(j)] =
-            static_cast<float>(acc / n);
-      }
-    }
+    for (size_t t = 0; t < rows.size(); ++t)
+      for (size_t j = 0; j < rows[t].size(); ++j)
+        m[t * static_cast<size_t>(max_len) + j] = static_cast<float>(rows[t][j]);
     return m;
   };
 
   for (int panel = 0; panel < 2; ++panel) {
-    const int layer = panel == 0 ? -1 : b.layer;
+    const int layer = panel == 0 ? -1 : ga.layer;
     plot::Axes& a = fig.axes_at(0.0, band(attn_h), 1.0, attn_h / fig_h);
     plot::HeatmapStyle hs;
     hs.cmap = "magma";
@@ -434,7 +423,7 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
     hs.colorbar_label = "attention probability (power scale, γ = 0.5)";
     hs.x_labels = x_labels;
     hs.y_labels = y_labels;
-    a.heatmap(attention_map(layer), steps, max_len, hs);
+    a.heatmap(attention_map(panel == 0 ? ga.all_layers : ga.one_layer), steps, max_len, hs);
     plot::RefLineStyle rs;
     rs.color = plot::Color{0.2, 0.9, 0.9, 1};
     rs.width = 1.5;
@@ -446,7 +435,7 @@ void draw_generation(const capture::Capture& cap, const Bundle& b,
         .x_label("cache position (prompt | generated; cyan line = end of prompt)")
         .y_label("generated token (step)");
   }
-  fig.save(path);
+  return fig;
 }
 
 }  // namespace kvscope::report

@@ -9,7 +9,9 @@
 namespace kvscope::report {
 
 // Markdown with one "## <file name>" section per figure file the report writes (file names
-// carry opt.ext); the generation section only when with_generation.
-std::string figure_guide_markdown(const ReportOptions& opt, bool with_generation);
+// carry opt.ext), from figure_table(): the generation section only when with_generation, the
+// attention maps only when with_attention.
+std::string figure_guide_markdown(const ReportOptions& opt, bool with_generation,
+                                  bool with_attention = true);
 
 }  // namespace kvscope::report

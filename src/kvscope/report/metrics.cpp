@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "kvscope/analysis/cache_size.hpp"
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/io/atomic_file.hpp"
-#include "kvscope/report/token_selection.hpp"
+#include "kvscope/report/labels.hpp"
 
 namespace kvscope::report {
 
@@ -303,11 +303,21 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
                         "x'| per layer (activation units)"},
                        {"curves", curves}};
 
-  j["token_magnitudes"] = {{"definition",
-                            "per token: L2 norm of its head_dim vector in one (layer, kv head), "
-                            "averaged over all layers and kv heads"},
-                           {"key", nums(b.magnitudes.key)},
-                           {"value", nums(b.magnitudes.value)}};
+  j["token_magnitudes"] = {
+      {"definition",
+       "per token: L2 norm of its head_dim vector in one (layer, kv head), "
+       "averaged over all layers and kv heads"},
+      {"key", nums(b.magnitudes.key)},
+      {"value", nums(b.magnitudes.value)},
+      {"largest_key", b.largest_key_tokens},
+      {"largest_value", b.largest_value_tokens},
+      {"outliers", b.kv_outliers},
+      {"outlier_rule", fmt::format("positions (furthest first, at most {}) whose distance "
+                                   "from the medians of (key, value) exceeds {}, each axis "
+                                   "in units of its median absolute deviation (1 where "
+                                   "that is 0); largest_*: positions of the largest norms, "
+                                   "largest first",
+                                   Bundle::kOutliersListed, Bundle::kOutlierDistance)}};
   j["importance"] = {{"measure", importance_measure_key(opt.importance.measure)},
                      {"per_visible_query", opt.importance.per_visible_query},
                      {"label", importance_label(opt.importance)},
@@ -376,15 +386,10 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
                  {"cache_len_tokens", s.cache_len},
                  {"cache_bytes", s.cache_bytes},
                  {"ms", num(s.ms)}};
-      if (!s.attention.empty() && s.cache_len > 0) {
-        // Mean over layers and heads of this token's attention over the cache [cache_len].
-        const size_t T = static_cast<size_t>(s.cache_len);
-        const size_t rows = s.attention.size() / T;
-        std::vector<double> mean(T, 0.0);
-        for (size_t r = 0; r < rows; ++r)
-          for (size_t c = 0; c < T; ++c) mean[c] += s.attention[r * T + c];
-        for (double& m : mean) m /= static_cast<double>(std::max<size_t>(rows, 1));
-        st["attention_mean_over_layers_heads"] = nums(mean);
+      const analysis::GenerationAttention& ga = b.generation_attention;
+      if (t < ga.all_layers.size()) {
+        st["attention_mean_over_layers_heads"] = nums(ga.all_layers[t]);   // [cache_len]
+        st["attention_mean_over_heads_of_layer"] = nums(ga.one_layer[t]);  // [cache_len]
       }
       steps.push_back(std::move(st));
     }
@@ -399,6 +404,11 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
         {"cache_bytes_per_step", per_step},
         {"cache_bytes_per_step_definition",
          "entry 0: after the prompt; entry t: after t generated tokens (fp32 K and V, all layers)"},
+        {"attention_layer", b.generation_attention.layer},
+        {"attention_definition",
+         "per step: the generated token's attention probability over the cache (prompt, then "
+         "earlier generated tokens), mean over all layers and query heads, and mean over the "
+         "query heads of attention_layer; as drawn in generation.png"},
         {"steps", steps}};
   }
   return j;
@@ -406,7 +416,7 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
 
 void write_metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
                         const capture::GenerationTrace* trace, const std::string& path) {
-  io::write_file_atomic(path, dump(metrics_json(cap, b, opt, trace)));
+  write_file_atomic(path, dump(metrics_json(cap, b, opt, trace)));
 }
 
 std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bundle& b,
@@ -434,7 +444,7 @@ std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bun
                      g(x.value.mean_abs), g(x.value.max_abs), g(x.value.kurtosis),
                      g(x.kv_correlation));
   }
-  io::write_file_atomic(at("layer_stats.csv"), s);
+  write_file_atomic(at("layer_stats.csv"), s);
 
   s = "grouping,bits,layer,key_relative_mse,key_max_abs_error,value_relative_mse,value_max_abs_"
       "error\n";
@@ -443,7 +453,7 @@ std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bun
       s += fmt::format("{},{},{},{},{},{},{}\n", analysis::grouping_name(c.grouping), c.bits, l,
                        g(c.key[l].relative_mse), g(c.key[l].max_abs_error),
                        g(c.value[l].relative_mse), g(c.value[l].max_abs_error));
-  io::write_file_atomic(at("quantization_error.csv"), s);
+  write_file_atomic(at("quantization_error.csv"), s);
 
   s = fmt::format("position,id,text,category,key_magnitude,value_magnitude,importance_{}\n",
                   importance_measure_key(opt.importance.measure));
@@ -456,7 +466,7 @@ std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bun
                      u < b.magnitudes.value.size() ? g(b.magnitudes.value[u]) : "",
                      u < b.importance.size() ? g(b.importance[u]) : "");
   }
-  io::write_file_atomic(at("tokens.csv"), s);
+  write_file_atomic(at("tokens.csv"), s);
 
   const analysis::HeadSpecialization& hs = b.heads;
   s = "layer,head,kv_head,entropy_nats,mean_distance_tokens,sink_share,mean_key_norm,mean_value_"
@@ -477,7 +487,7 @@ std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bun
                      u < hs.sink_share.size() ? g(hs.sink_share[u]) : "", g(row_mean(hs.key_norms)),
                      g(row_mean(hs.value_norms)));
   }
-  io::write_file_atomic(at("head_specialization.csv"), s);
+  write_file_atomic(at("head_specialization.csv"), s);
 
   if (trace) {
     s = "step,token,text,cache_len_tokens,cache_bytes,ms\n";
@@ -486,7 +496,7 @@ std::vector<std::string> write_csv_tables(const capture::Capture& cap, const Bun
       s += fmt::format("{},{},{},{},{},{}\n", t, st.token, csv_field(st.text), st.cache_len,
                        st.cache_bytes, g(st.ms));
     }
-    io::write_file_atomic(at("generation.csv"), s);
+    write_file_atomic(at("generation.csv"), s);
   }
   return written;
 }

@@ -3,7 +3,9 @@
 //
 // metrics.json layout (top-level keys): schema, units, model, prompt, tokens, options,
 // sparsity_rule, layer_stats, distribution, pca, head_specialization, quantization,
-// token_magnitudes, importance, ranking, categories, cache, generation (with a trace only).
+// token_magnitudes (with the tokens figures name: largest and outliers), importance, ranking,
+// categories, cache, generation (with a trace only; per-step attention as generation.png
+// draws it).
 // Units are stated in the "units" object and in key suffixes (_bytes, _nats, _tokens).
 #pragma once
 
@@ -25,6 +27,11 @@ nlohmann::json metrics_json(const capture::Capture& cap, const Bundle& b, const 
 // Writes metrics_json(...) to `path` atomically (BadInput for an unwritable path).
 void write_metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
                         const capture::GenerationTrace* trace, const std::string& path);
+
+// The CSV tables write_csv_tables may write (generation.csv only with a trace).
+inline constexpr const char* kCsvTables[] = {"layer_stats.csv", "quantization_error.csv",
+                                             "tokens.csv", "head_specialization.csv",
+                                             "generation.csv"};
 
 // Writes into out_dir (which must exist): layer_stats.csv, quantization_error.csv, tokens.csv,
 // head_specialization.csv, and generation.csv when trace is given. Each atomically; text

@@ -49,12 +49,6 @@ int parse_byte_token(std::string_view s) {
   return v;
 }
 
-std::string hex_byte_label(uint8_t b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-  return buf;
-}
-
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -282,33 +276,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
 
 std::string Tokenizer::token_label(int32_t id) const {
   const std::string b = token_bytes(id);
-  if (impl_->added[id] != 0) return utf8_lossy(b);
-  std::string label;
-  size_t i = 0;
-  while (i < b.size()) {
-    const size_t len = utf8_sequence_length(b, i);
-    if (len == 0) {
-      label += hex_byte_label(static_cast<uint8_t>(b[i]));
-      ++i;
-      continue;
-    }
-    const char c = b[i];
-    if (c == ' ') {
-      label += "\xe2\x90\xa3";  // ␣
-    } else if (c == '\n') {
-      label += "\xe2\x86\xb5";  // ↵
-    } else if (c == '\t') {
-      label += "\xe2\x86\x92";  // →
-    } else if (c == '\r') {
-      label += "\xe2\x90\x8d";  // ␍
-    } else if (len == 1 && (static_cast<uint8_t>(c) < 0x20 || c == 0x7f)) {
-      label += hex_byte_label(static_cast<uint8_t>(c));
-    } else {
-      label.append(b, i, len);
-    }
-    i += len;
-  }
-  return label;
+  return impl_->added[id] != 0 ? utf8_lossy(b) : visible_label(b);
 }
 
 int32_t Tokenizer::vocab_size() const {

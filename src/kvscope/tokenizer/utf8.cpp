@@ -89,6 +89,40 @@ std::string utf8_lossy(std::string_view s) {
   return out;
 }
 
+std::string hex_byte_label(uint8_t b) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  return std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">";
+}
+
+std::string visible_label(std::string_view b) {
+  std::string label;
+  size_t i = 0;
+  while (i < b.size()) {
+    const size_t len = utf8_sequence_length(b, i);
+    const char c = b[i];
+    if (len == 0) {
+      label += hex_byte_label(static_cast<uint8_t>(c));
+      ++i;
+      continue;
+    }
+    if (c == ' ') {
+      label += "\xe2\x90\xa3";  // ␣
+    } else if (c == '\n') {
+      label += "\xe2\x86\xb5";  // ↵
+    } else if (c == '\t') {
+      label += "\xe2\x86\x92";  // →
+    } else if (c == '\r') {
+      label += "\xe2\x90\x8d";  // ␍
+    } else if (len == 1 && (static_cast<uint8_t>(c) < 0x20 || c == 0x7f)) {
+      label += hex_byte_label(static_cast<uint8_t>(c));
+    } else {
+      label.append(b, i, len);
+    }
+    i += len;
+  }
+  return label;
+}
+
 size_t utf8_complete_prefix(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {

@@ -1,5 +1,6 @@
-// UTF-8 helpers for the tokenizers: validation, lossy repair, and the GPT-2 byte <-> character
-// map of byte-level BPE.
+// UTF-8 helpers for the tokenizers and everything that shows token text: validation, lossy
+// repair, labels with visible whitespace, and the GPT-2 byte <-> character map of byte-level
+// BPE.
 #pragma once
 
 #include <array>
@@ -23,6 +24,14 @@ std::string utf8_lossy(std::string_view s);
 // Length of the longest prefix of s that can be emitted now: everything except a trailing
 // sequence that is still a valid start of a character and may be completed by more bytes.
 size_t utf8_complete_prefix(std::string_view s);
+
+// A token's text made readable as a label: ' ' -> '␣', '\n' -> '↵', '\t' -> '→', '\r' -> '␍',
+// other control bytes and bytes that are not UTF-8 -> "<0xNN>"; the rest kept. The one rule
+// for token text on figures and in tables.
+std::string visible_label(std::string_view bytes);
+
+// "<0xNN>": how a single byte is named (SentencePiece's byte tokens, labels of stray bytes).
+std::string hex_byte_label(uint8_t b);
 
 // Appends the UTF-8 encoding of code point cp.
 void append_utf8(std::string& out, uint32_t cp);

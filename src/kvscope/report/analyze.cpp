@@ -1,0 +1,84 @@
+#include "kvscope/report/analyze.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "kvscope/atomic_file.hpp"
+#include "kvscope/capture/run.hpp"
+#include "kvscope/error.hpp"
+#include "kvscope/report/report.hpp"
+
+namespace kvscope::report {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::LoadedModel()>& load,
+                      const AnalyzeProgress& progress) {
+  const auto t_start = Clock::now();
+  auto stage = [&](const std::string& s) {
+    if (progress.stage) progress.stage(s);
+  };
+  const ReportOptions& ro = opt.report;
+  if (opt.attention != "auto" && opt.attention != "on" && opt.attention != "off")
+    throw BadInput(fmt::format("attention {}: expected auto, on or off", opt.attention));
+  if (opt.generate < 0)
+    throw BadInput(fmt::format("generate {} must not be negative", opt.generate));
+  if (opt.prompt.empty()) throw BadInput("the prompt is empty");
+  AtomicFolder out = output_folder(ro.out_dir);  // checked now, created at the end
+
+  stage("loading the model...");
+  capture::LoadedModel m = load();
+  const model::Config& cfg = m.model.config();
+  validate_options(ro, cfg.n_layer, cfg.n_head);
+  const std::vector<int32_t> ids = m.tokenizer.encode(opt.prompt, true);
+  const int n = static_cast<int>(ids.size());
+  if (n == 0) throw BadInput("the prompt gives no tokens");
+  const bool attention =
+      opt.attention == "on" || (opt.attention == "auto" && n <= opt.attention_max_tokens);
+  if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
+    throw BadInput("importance attention needs attention patterns: attention must be on");
+  AnalyzeResult r;
+  r.load_s = seconds_since(t_start);
+
+  stage(fmt::format("running the model over {} tokens...", n));
+  auto t0 = Clock::now();
+  r.cap = capture::capture_tokens(m, ids, {.attention = attention});  // checks the context
+  r.cap.prompt = opt.prompt;
+  r.forward_s = seconds_since(t0);
+
+  if (opt.generate > 0) {
+    stage(fmt::format("generating {} tokens...", opt.generate));
+    t0 = Clock::now();
+    capture::GenerateOptions g;
+    g.max_new_tokens = opt.generate;
+    g.sampling.temperature = opt.temperature;
+    g.sampling.seed = opt.seed;
+    g.attention = true;
+    r.trace = std::make_unique<capture::GenerationTrace>(capture::generate_ids(m, ids, g));
+    r.generate_s = seconds_since(t0);
+  }
+
+  stage("analysing...");
+  t0 = Clock::now();
+  std::vector<int32_t> special;
+  for (int32_t id : ids)
+    if (m.tokenizer.is_special(id)) special.push_back(id);
+  r.bundle = build_bundle(r.cap, ro, special, r.trace.get());
+  r.analysis_s = seconds_since(t0);
+
+  t0 = Clock::now();
+  r.files = write_report(r.cap, r.bundle, ro, r.trace.get(), out, progress.file);
+  r.files_s = seconds_since(t0);
+  return r;
+}
+
+}  // namespace kvscope::report
