@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "kvscope/capture/generate.hpp"
+#include "kvscope/capture/memory_budget.hpp"
 #include "kvscope/capture/run.hpp"
 #include "kvscope/error.hpp"
 #include "kvscope/report/bundle.hpp"
@@ -55,18 +56,25 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_option("--temperature", o->temperature,
                   "Sampling temperature for --generate (0 = greedy)")
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Random seed for --generate sampling")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Random seed for --generate sampling")
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("-l,--layer", o->report.layer,
-                  "Layer for head_specialization and kv_cache_details (default: middle)");
+                  "Layer for head_specialization and kv_cache_details (default: middle)")
+      ->check(non_negative_integer());
   cmd->add_option("--head", o->report.head, "Query head for kv_cache_details")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("--layers", o->report.attn_layers, "Layers in attention_patterns (default: all)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(non_negative_integer());
   cmd->add_option("--heads", o->report.attn_heads, "Heads in attention_patterns (default: all)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(non_negative_integer());
   cmd->add_option("--pca-layers", o->report.pca_layers,
                   "Layers in kv_pca_by_position (default: first, middle, last)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(non_negative_integer());
   cmd->add_option(
          "--importance", o->importance,
          "Token importance: key_norm, value_norm, key_value_norm or attention (attention received)")
@@ -76,7 +84,8 @@ void add_analyze_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--attention-max-tokens", o->attention_max_tokens,
                   "Prompt length up to which auto captures attention")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("--attention-norm", o->report.attention_norm,
                   "Colour scale of attention maps: power or row")
       ->capture_default_str();
@@ -98,7 +107,8 @@ void add_analyze_command(CLI::App& app) {
     if (o->generate < 0)
       throw BadInput(fmt::format("--generate {} must not be negative", o->generate));
     const std::string prompt = o->prompt.text();
-    report::prepare_output_dir(ro.out_dir);
+    if (ro.out_dir.empty()) throw BadInput("--out: empty folder name");
+    o->model.validate();
     const bool tty = stderr_is_terminal();
     auto say = [tty](const std::string& s) {
       if (tty) std::fprintf(stderr, "\r\033[K%s", s.c_str());
@@ -108,6 +118,7 @@ void add_analyze_command(CLI::App& app) {
     capture::LoadedModel m = load(o->model);
     const model::Config& cfg = m.model.config();
     report::validate_options(ro, cfg.n_layer, cfg.n_head);
+    capture::check_prompt_bytes(m, prompt.size());
     const std::vector<int32_t> ids = m.tokenizer.encode(prompt, true);
     const int n = static_cast<int>(ids.size());
     if (n == 0) throw BadInput("the prompt gives no tokens");
@@ -118,6 +129,15 @@ void add_analyze_command(CLI::App& app) {
         o->attention == "on" || (o->attention == "auto" && n <= o->attention_max_tokens);
     if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
       throw BadInput("--importance attention needs attention patterns: use --attention on");
+    // Every check comes before the output folder is made, so a refused run leaves nothing.
+    capture::check_capture_memory(cfg, n, {.attention = attention});
+    capture::GenerateOptions g;
+    g.max_new_tokens = o->generate;
+    g.sampling.temperature = o->temperature;
+    g.sampling.seed = o->seed;
+    g.attention = true;
+    if (o->generate > 0) capture::check_generation(m, n, g);
+    report::prepare_output_dir(ro.out_dir);
     const double t_load = seconds_since(t_start);
 
     say(fmt::format("running the model over {} tokens...", n));
@@ -131,11 +151,6 @@ void add_analyze_command(CLI::App& app) {
     if (o->generate > 0) {
       say(fmt::format("generating {} tokens...", o->generate));
       t0 = std::chrono::steady_clock::now();
-      capture::GenerateOptions g;
-      g.max_new_tokens = o->generate;
-      g.sampling.temperature = o->temperature;
-      g.sampling.seed = o->seed;
-      g.attention = true;
       trace = std::make_unique<capture::GenerationTrace>(capture::generate_ids(m, ids, g));
       t_generate = seconds_since(t0);
     }

@@ -11,8 +11,15 @@
 
 #include "cli/commands.hpp"
 #include "kvscope/error.hpp"
+#include "kvscope/printable.hpp"
 
 namespace {
+
+// One line on stderr: paths, names and values copied into a message cannot split it or send
+// control characters to the terminal.
+void report(const char* kind, const char* message) {
+  std::fprintf(stderr, "kvscope: %s%s\n", kind, kvscope::one_line(message).c_str());
+}
 
 // Settings that the runtime libraries read once, at start-up, so they are set here and the
 // program started again with them (once: KVSCOPE_NO_REEXEC marks the second start). Each is
@@ -58,22 +65,22 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // Absurd or missing options are bad input: one line, exit 2.
-    std::fprintf(stderr, "kvscope: %s\n", e.what());
+    report("", e.what());
     return 2;
   } catch (const kvscope::BadInput& e) {
-    std::fprintf(stderr, "kvscope: error: %s\n", e.what());
+    report("error: ", e.what());
     return 2;
   } catch (const kvscope::Unsupported& e) {
-    std::fprintf(stderr, "kvscope: unsupported: %s\n", e.what());
+    report("unsupported: ", e.what());
     return 2;
   } catch (const kvscope::Error& e) {
-    std::fprintf(stderr, "kvscope: error: %s\n", e.what());
+    report("error: ", e.what());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "kvscope: error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kvscope: internal error: %s\n", e.what());
+    report("internal error: ", e.what());
     return 1;
   }
   return 0;
