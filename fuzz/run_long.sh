@@ -15,12 +15,11 @@ build=${BUILD:-build-fuzz}
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVSCOPE_FUZZ=ON \
   -DKVSCOPE_BENCH=OFF >/dev/null || exit 1
-cmake --build "$build" --target all >/dev/null || exit 1
-
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  for t in "$build"/fuzz/*_fuzz; do [ -x "$t" ] && names+=("$(basename "$t" _fuzz)"); done
+  for src in fuzz/*_fuzz.cpp; do names+=("$(basename "$src" _fuzz.cpp)"); done
 fi
+cmake --build "$build" --target "${names[@]/%/_fuzz}" >/dev/null || exit 1
 mkdir -p fuzz/crashes
 status=0
 printf '%-12s %10s %8s %8s %8s %8s\n' target executions crashes cov ft corpus

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <new>
+#include <string>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -16,9 +17,16 @@
 namespace {
 
 // One line on stderr: paths, names and values copied into a message cannot split it or send
-// control characters to the terminal.
+// control characters to the terminal, and a value of megabytes copied from a file is cut.
 void report(const char* kind, const char* message) {
-  std::fprintf(stderr, "kvscope: %s%s\n", kind, kvscope::one_line(message).c_str());
+  constexpr size_t kMaxMessage = 4000;
+  std::string line = kvscope::one_line(message);
+  if (line.size() > kMaxMessage) {
+    size_t cut = kMaxMessage;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xc0) == 0x80) --cut;
+    line = line.substr(0, cut) + "...";
+  }
+  std::fprintf(stderr, "kvscope: %s%s\n", kind, line.c_str());
 }
 
 // Settings that the runtime libraries read once, at start-up, so they are set here and the

@@ -108,7 +108,8 @@ llama=$src/tests/fixtures/models/llama-gqa
 d=$(model_copy deep-tokenizer)
 deep_open=$(printf '{"type":"Sequence","normalizers":[%.0s' $(seq 1 20000))
 deep_close=$(printf ']}%.0s' $(seq 1 20000))
-sed -i "s|\"normalizer\": null|\"normalizer\": ${deep_open}${deep_close}|" "$d/tokenizer.json"
+tok=$(cat "$d/tokenizer.json")
+printf '%s' "${tok/\"normalizer\": null/\"normalizer\": ${deep_open}${deep_close}}" >"$d/tokenizer.json"
 expect_bad "tokenizer.json nested 20000 deep" "tokenizer.json: JSON nested more than 64 levels deep" -- "$bin" info --model "$d"
 d=$(model_copy deep-config); printf '{"model_type": "gpt2", "x": %s1%s}' "$(printf '[%.0s' $(seq 1 50000))" "$(printf ']%.0s' $(seq 1 50000))" >"$d/config.json"
 expect_bad "config.json nested 50000 deep" "config.json: JSON nested more than 64 levels deep" -- "$bin" info --model "$d"
@@ -135,7 +136,7 @@ expect_bad "analyze --generate keeping per-step attention over the budget" "with
 [ -e "$work/gen-out" ] && { echo "FAIL analyze made --out before refusing"; failures=$((failures + 1)); }
 head -c 300000 /dev/zero | tr '\0' 'a' >"$work/long-prompt.txt"
 expect_bad "prompt of more bytes than the context can hold, refused before tokenizing" \
-  "the prompt has 300000 bytes, more than fit the model's context of 64 tokens" -- \
+  "the prompt has 300000 bytes, more than the model's context length of 64 tokens can hold" -- \
   "$bin" dump --model "$fixture" --prompt-file "$work/long-prompt.txt" --out "$work/long.safetensors"
 head -c $((65 << 20)) /dev/zero >"$work/huge-prompt.txt"
 expect_bad "prompt file over the size limit" "huge-prompt.txt: 68.2 MB is more than the 67.1 MB a prompt file may have" -- \

@@ -193,8 +193,8 @@ TEST_F(MemoryBudget, PromptOfMoreBytesThanTheContextCanHoldIsRefusedBeforeTokeni
   EXPECT_GT(max, 64);  // the context is 64 tokens
   EXPECT_NO_THROW(capture::check_prompt_bytes(*model_, static_cast<size_t>(max)));
   EXPECT_THAT(bad_input([&] { capture::check_prompt_bytes(*model_, 50'000'000); }),
-              HasSubstr("the prompt has 50000000 bytes, more than fit the model's context of 64 "
-                        "tokens"));
+              HasSubstr("the prompt has 50000000 bytes, more than the model's context length of "
+                        "64 tokens can hold"));
   EXPECT_THAT(
       bad_input([&] { capture::capture_prompt(*model_, std::string(50'000'000, 'a'), {}); }),
       HasSubstr("the prompt has 50000000 bytes"));

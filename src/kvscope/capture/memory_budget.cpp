@@ -104,8 +104,8 @@ void check_prompt_bytes(const LoadedModel& m, size_t prompt_bytes) {
   const int64_t max = max_prompt_bytes(m);
   if (static_cast<int64_t>(prompt_bytes) > max)
     throw BadInput(fmt::format(
-        "the prompt has {} bytes, more than fit the model's context of {} tokens (at most {} "
-        "bytes with this tokenizer): use a shorter prompt",
+        "the prompt has {} bytes, more than the model's context length of {} tokens can hold "
+        "(at most {} bytes with this tokenizer): use a shorter prompt",
         prompt_bytes, m.model.config().n_ctx, max));
 }
 

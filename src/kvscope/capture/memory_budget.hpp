@@ -34,8 +34,8 @@ void require_memory(const std::vector<MemoryPart>& parts, std::string_view what,
 // before tokenizing, which costs tens of bytes of memory per byte of text.
 int64_t max_prompt_bytes(const LoadedModel& m);
 
-// BadInput "the prompt has N bytes, more than fit the model's context of C tokens (at most M
-// bytes with this tokenizer)" if prompt_bytes > max_prompt_bytes(m).
+// BadInput "the prompt has N bytes, more than the model's context length of C tokens can hold
+// (at most M bytes with this tokenizer)" if prompt_bytes > max_prompt_bytes(m).
 void check_prompt_bytes(const LoadedModel& m, size_t prompt_bytes);
 
 }  // namespace kvscope::capture
