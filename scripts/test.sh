@@ -33,8 +33,10 @@ for target in build-fuzz/fuzz/*_fuzz; do
   name=$(basename "$target")
   corpus=$(mktemp -d)
   seeds=fuzz/corpus/${name%_fuzz}
+  dict=fuzz/dict/${name%_fuzz}.dict
   echo "-- $name"
-  "$target" -max_total_time="${KVSCOPE_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 "$corpus" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} 2>&1 | tail -n 3
+  "$target" -max_total_time="${KVSCOPE_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
+    $([ -f "$dict" ] && echo "-dict=$dict") "$corpus" $([ -d "$seeds" ] && echo "$seeds") 2>&1 | tail -n 3
   rm -rf "$corpus"
 done
 echo "all tests passed"

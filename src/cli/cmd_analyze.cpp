@@ -79,18 +79,25 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_option("--temperature", o->temperature,
                   "Sampling temperature for --generate (0 = greedy)")
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Random seed for --generate sampling")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Random seed for --generate sampling")
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("-l,--layer", o->report.layer,
-                  "Layer for head_specialization and kv_cache_details (default: middle)");
+                  "Layer for head_specialization and kv_cache_details (default: middle)")
+      ->check(non_negative_integer());
   cmd->add_option("--head", o->report.head, "Query head for kv_cache_details")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("--layers", o->report.attn_layers, "Layers in attention_patterns (default: all)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(non_negative_integer());
   cmd->add_option("--heads", o->report.attn_heads, "Heads in attention_patterns (default: all)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(non_negative_integer());
   cmd->add_option("--pca-layers", o->report.pca_layers,
                   "Layers in kv_pca_by_position (default: first, middle, last)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(non_negative_integer());
   cmd->add_option(
          "--importance", o->importance,
          "Token importance: key_norm, value_norm, key_value_norm or attention (attention received)")
@@ -100,7 +107,8 @@ void add_analyze_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--attention-max-tokens", o->attention_max_tokens,
                   "Prompt length up to which auto captures attention")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("--attention-norm", o->report.attention_norm,
                   "Colour scale of attention maps: power or row")
       ->capture_default_str();
@@ -123,6 +131,7 @@ void add_analyze_command(CLI::App& app) {
     a.attention = o->attention;
     a.attention_max_tokens = o->attention_max_tokens;
     a.prompt = o->prompt.text();
+    o->model.validate();
     const bool tty = stderr_is_terminal();
     auto say = [tty](const std::string& s) {
       if (tty) std::fprintf(stderr, "\r\033[K%s", s.c_str());

@@ -34,12 +34,19 @@ void add_dump_command(CLI::App& app) {
   o->model.add_to(*cmd);
   o->prompt.add_to(*cmd, kNewsPrompt);
   cmd->add_option("-o,--out", o->out, "Output .safetensors file")->capture_default_str();
-  cmd->add_option("--npy", o->npy_dir, "Also write one .npy file per tensor into this folder");
+  auto* npy =
+      cmd->add_option("--npy", o->npy_dir, "Also write one .npy file per tensor into this folder");
   cmd->add_flag("--attention", o->attention, "Include attention patterns [heads, q, k] per layer");
   cmd->add_flag("--logits", o->logits, "Include logits [seq, vocab]");
   cmd->add_flag("--resid", o->resid, "Include the residual stream after each block [seq, d_model]");
-  cmd->callback([o]() {
+  cmd->callback([o, npy]() {
+    // Every option is checked before the model is loaded and run.
     const std::string prompt = o->prompt.text();
+    o->model.validate();
+    if (o->out.empty()) throw BadInput("--out: empty file name");
+    if (fs::is_directory(o->out))
+      throw BadInput(fmt::format("--out {}: is a folder; give a .safetensors file name", o->out));
+    if (npy->count() > 0 && o->npy_dir.empty()) throw BadInput("--npy: empty folder name");
     const fs::path out_dir = fs::path(o->out).parent_path();
     if (!out_dir.empty() && !fs::is_directory(out_dir))
       throw BadInput(fmt::format("--out {}: folder {} does not exist", o->out, out_dir.string()));

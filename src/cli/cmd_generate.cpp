@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "kvscope/capture/generate.hpp"
+#include "kvscope/capture/memory_budget.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::cli {
@@ -34,23 +35,30 @@ void add_generate_command(CLI::App& app) {
                   "Sample from the smallest set with this much probability")
       ->capture_default_str();
   cmd->add_option("--seed", o->gen.sampling.seed, "Random seed for sampling")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_flag("-q,--quiet", o->quiet, "Print only the generated text, no prompt or summary");
   cmd->callback([o]() {
+    // Everything is checked before anything is printed: bad input leaves stdout empty.
     const std::string prompt = o->prompt.text();
     model::validate_sampling(o->gen.sampling);
     if (o->gen.max_new_tokens < 0)
       throw BadInput(
           fmt::format("--max-new-tokens {} must not be negative", o->gen.max_new_tokens));
+    o->model.validate();
     capture::LoadedModel m = load(o->model);
+    capture::check_prompt_bytes(m, prompt.size());
+    std::vector<int32_t> ids = m.tokenizer.encode(prompt, o->gen.add_special_tokens);
+    capture::check_generation(m, static_cast<int>(ids.size()), o->gen);
     if (!o->quiet) {
       std::fputs(prompt.c_str(), stdout);
       std::fflush(stdout);
     }
-    capture::GenerationTrace t = capture::generate(m, prompt, o->gen, [](const std::string& piece) {
-      std::fputs(piece.c_str(), stdout);
-      std::fflush(stdout);
-    });
+    capture::GenerationTrace t =
+        capture::generate_ids(m, std::move(ids), o->gen, [](const std::string& piece) {
+          std::fputs(piece.c_str(), stdout);
+          std::fflush(stdout);
+        });
     std::fputs("\n", stdout);
     if (!o->quiet) {
       double decode_ms = 0;

@@ -2,15 +2,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
+#include "kvscope/io/regular_file.hpp"
+#include "kvscope/tokenizer/utf8.hpp"
 
 namespace kvscope::cli {
 
@@ -48,9 +50,26 @@ std::string default_model_path() {
 }
 
 void ModelOptions::add_to(CLI::App& cmd) {
-  cmd.add_option("-m,--model", model,
-                 "Hugging Face model folder, Hub id (e.g. gpt2) or GGUF file (default: "
-                 "SmolLM2-135M-Instruct Q4_1)");
+  option = cmd.add_option("-m,--model", model,
+                          "Hugging Face model folder, Hub id (e.g. gpt2) or GGUF file (default: "
+                          "SmolLM2-135M-Instruct Q4_1)");
+}
+
+void ModelOptions::validate() const {
+  if (option && option->count() > 0 && model.empty())
+    throw BadInput("--model: empty name (leave the option out for the default model)");
+}
+
+CLI::Validator non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        const bool digits =
+            !s.empty() && s.size() <= 19 &&
+            std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+        if (!digits) return fmt::format("'{}' is not a whole number from 0 up", s);
+        return {};
+      },
+      "N>=0");
 }
 
 bool stderr_is_terminal() {
@@ -88,27 +107,37 @@ capture::LoadedModel load(const ModelOptions& o) {
       std::fflush(stderr);
     };
   }
+  o.validate();
   return capture::load_model(o.model.empty() ? default_model_path() : o.model, hub);
 }
 
 void PromptOptions::add_to(CLI::App& cmd, const std::string& default_prompt) {
   prompt = default_prompt;
   auto* p = cmd.add_option("-p,--prompt", prompt, "Prompt text");
-  auto* f = cmd.add_option("--prompt-file", prompt_file, "Read the prompt from a file");
-  p->excludes(f);
+  file_option = cmd.add_option("--prompt-file", prompt_file, "Read the prompt from a file");
+  p->excludes(file_option);
 }
 
 std::string PromptOptions::text() const {
-  std::string t = prompt;
-  if (!prompt_file.empty()) {
-    std::ifstream in(prompt_file, std::ios::binary);
-    if (!in) throw BadInput(fmt::format("--prompt-file {}: cannot read the file", prompt_file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    t = ss.str();
+  if (file_option && file_option->count() > 0) {
+    if (prompt_file.empty()) throw BadInput("--prompt-file: empty file name");
+    std::string t;
+    try {
+      t = io::read_regular_file(prompt_file, io::kMaxPromptBytes, "prompt file");
+    } catch (const BadInput& e) {
+      throw BadInput(fmt::format("--prompt-file {}", e.what()));
+    }
+    if (t.empty()) throw BadInput(fmt::format("--prompt-file {}: the file is empty", prompt_file));
+    if (const size_t bad = tokenizer::utf8_first_invalid(t); bad < t.size())
+      throw BadInput(fmt::format("--prompt-file {}: not UTF-8 text (byte {} is 0x{:02x})",
+                                 prompt_file, bad, static_cast<unsigned char>(t[bad])));
+    return t;
   }
-  if (t.empty()) throw BadInput("the prompt is empty");
-  return t;
+  if (prompt.empty()) throw BadInput("the prompt is empty");
+  if (const size_t bad = tokenizer::utf8_first_invalid(prompt); bad < prompt.size())
+    throw BadInput(fmt::format("--prompt: not UTF-8 text (byte {} is 0x{:02x})", bad,
+                               static_cast<unsigned char>(prompt[bad])));
+  return prompt;
 }
 
 }  // namespace kvscope::cli

@@ -16,7 +16,10 @@ std::string default_model_path();
 
 struct ModelOptions {
   std::string model;  // empty = default
+  CLI::Option* option = nullptr;
   void add_to(CLI::App& cmd);
+  // BadInput for `--model ''` (given, but empty: not the default model).
+  void validate() const;
 };
 
 // Loads the model, drawing a download progress bar on stderr when it is a terminal.
@@ -25,13 +28,21 @@ capture::LoadedModel load(const ModelOptions& o);
 struct PromptOptions {
   std::string prompt;
   std::string prompt_file;
+  CLI::Option* file_option = nullptr;
   void add_to(CLI::App& cmd, const std::string& default_prompt);
-  // The prompt text; throws BadInput for an unreadable file or an empty prompt.
+  // The prompt text, valid UTF-8; throws BadInput naming --prompt or the file for an empty
+  // prompt, invalid UTF-8, or a --prompt-file that is missing, a folder, not a regular file or
+  // larger than io::kMaxPromptBytes.
   std::string text() const;
 };
 
 // The notebook seed's news-article prompt.
 extern const char* const kNewsPrompt;
+
+// An option value written as a plain decimal number without a sign: "-1" is refused rather
+// than read as a special value or wrapped around into an unsigned one (CLI11 reads "-1" into
+// a uint64_t as 2^64 - 1, and "010" as 8).
+CLI::Validator non_negative_integer();
 
 bool stderr_is_terminal();
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -19,8 +20,22 @@
 #include "cli/commands.hpp"
 #include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
+#include "kvscope/printable.hpp"
 
 namespace {
+
+// One line on stderr: paths, names and values copied into a message cannot split it or send
+// control characters to the terminal, and a value of megabytes copied from a file is cut.
+void report(const char* kind, const char* message) {
+  constexpr size_t kMaxMessage = 4000;
+  std::string line = kvscope::one_line(message);
+  if (line.size() > kMaxMessage) {
+    size_t cut = kMaxMessage;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xc0) == 0x80) --cut;
+    line = line.substr(0, cut) + "...";
+  }
+  std::fprintf(stderr, "kvscope: %s%s\n", kind, line.c_str());
+}
 
 // Settings that the runtime libraries read once, at start-up, so they are set here and the
 // program started again with them (once: KVSCOPE_NO_REEXEC marks the second start). Each is
@@ -123,22 +138,22 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // Absurd or missing options are bad input: one line, exit 2.
-    std::fprintf(stderr, "kvscope: %s\n", e.what());
+    report("", e.what());
     return 2;
   } catch (const kvscope::BadInput& e) {
-    std::fprintf(stderr, "kvscope: error: %s\n", e.what());
+    report("error: ", e.what());
     return 2;
   } catch (const kvscope::Unsupported& e) {
-    std::fprintf(stderr, "kvscope: unsupported: %s\n", e.what());
+    report("unsupported: ", e.what());
     return 2;
   } catch (const kvscope::Error& e) {
-    std::fprintf(stderr, "kvscope: error: %s\n", e.what());
+    report("error: ", e.what());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "kvscope: error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kvscope: internal error: %s\n", e.what());
+    report("internal error: ", e.what());
     return 1;
   }
   return 0;

@@ -19,7 +19,11 @@ expect_bad() {
   err=$(cat "$work/stderr")
   local lines
   lines=$(grep -c '' "$work/stderr")
-  if [ "$code" -ne 2 ]; then
+  if [ -n "$out" ]; then
+    # Everything is checked before anything is printed.
+    echo "FAIL $name: printed on stdout before failing: ${out:0:200}"
+    failures=$((failures + 1))
+  elif [ "$code" -ne 2 ]; then
     echo "FAIL $name: exit code $code, expected 2; stderr: $err"
     failures=$((failures + 1))
   elif ! grep -qE -- "$pattern" <<<"$err"; then
@@ -96,6 +100,88 @@ expect_bad "GGUF tensor shape disagrees with metadata" \
   "kv_heads_mismatch.gguf: tensor 'blk.0.attn_k.weight' has shape \[16, 16\], config calls for \[8, 16\]" -- \
   "$bin" info --model "$gguf_bad/kv_heads_mismatch.gguf"
 # --- end GGUF models ---
+
+# --- hardening (issue 14): one case per kind ---
+llama=$src/tests/fixtures/models/llama-gqa
+
+# 1. JSON nested tens of thousands deep: refused before any reader recurses into it.
+d=$(model_copy deep-tokenizer)
+deep_open=$(printf '{"type":"Sequence","normalizers":[%.0s' $(seq 1 20000))
+deep_close=$(printf ']}%.0s' $(seq 1 20000))
+tok=$(cat "$d/tokenizer.json")
+printf '%s' "${tok/\"normalizer\": null/\"normalizer\": ${deep_open}${deep_close}}" >"$d/tokenizer.json"
+expect_bad "tokenizer.json nested 20000 deep" "tokenizer.json: JSON nested more than 64 levels deep" -- "$bin" info --model "$d"
+d=$(model_copy deep-config); printf '{"model_type": "gpt2", "x": %s1%s}' "$(printf '[%.0s' $(seq 1 50000))" "$(printf ']%.0s' $(seq 1 50000))" >"$d/config.json"
+expect_bad "config.json nested 50000 deep" "config.json: JSON nested more than 64 levels deep" -- "$bin" info --model "$d"
+
+# 2. Only regular files (and model folders) are opened: a FIFO or a device would hang or never end.
+mkfifo "$work/fifo.gguf"
+expect_bad "--model names a FIFO" "fifo.gguf: not a regular file \(a FIFO\)" -- "$bin" info --model "$work/fifo.gguf"
+expect_bad "--prompt-file /dev/zero" "--prompt-file /dev/zero: not a regular file \(a character device\)" -- \
+  "$bin" generate --model "$fixture" --prompt-file /dev/zero
+d=$(model_copy config-device); rm "$d/config.json"; ln -s /dev/zero "$d/config.json"
+expect_bad "config.json is /dev/zero" "config.json: not a regular file \(a character device\)" -- "$bin" info --model "$d"
+d=$(model_copy tokenizer-fifo); rm "$d/tokenizer.json"; mkfifo "$d/tokenizer.json"
+expect_bad "tokenizer.json is a FIFO" "tokenizer.json: not a regular file \(a FIFO\)" -- "$bin" info --model "$d"
+
+# 3. Sizes the user controls are checked against the memory budget before allocating.
+expect_bad "dump --attention over the memory budget" \
+  "capturing [0-9]+ tokens needs .*attention patterns .*more than the memory budget of 1.0 KB \(KVSCOPE_MEMORY_LIMIT\): capture without attention" -- \
+  env KVSCOPE_MEMORY_LIMIT=1000 "$bin" dump --model "$fixture" --prompt "hello there" --attention --out "$work/att.safetensors"
+expect_bad "generate -n 2147483647 over the memory budget" \
+  "generating [0-9]+ tokens after a prompt of [0-9]+ needs .*cache .*more than .*: generate fewer tokens" -- \
+  env KVSCOPE_MEMORY_LIMIT=20K "$bin" generate --model "$fixture" --prompt "hi" -n 2147483647
+expect_bad "analyze --generate keeping per-step attention over the budget" "with each step's attention needs .*attention per step" -- \
+  env KVSCOPE_MEMORY_LIMIT=50K "$bin" analyze --model "$fixture" --prompt "hi" --generate 60 --out "$work/gen-out"
+[ -e "$work/gen-out" ] && { echo "FAIL analyze made --out before refusing"; failures=$((failures + 1)); }
+head -c 300000 /dev/zero | tr '\0' 'a' >"$work/long-prompt.txt"
+expect_bad "prompt of more bytes than the context can hold, refused before tokenizing" \
+  "the prompt has 300000 bytes, more than the model's context length of 64 tokens can hold" -- \
+  "$bin" dump --model "$fixture" --prompt-file "$work/long-prompt.txt" --out "$work/long.safetensors"
+head -c $((65 << 20)) /dev/zero >"$work/huge-prompt.txt"
+expect_bad "prompt file over the size limit" "huge-prompt.txt: 68.2 MB is more than the 67.1 MB a prompt file may have" -- \
+  "$bin" generate --model "$fixture" --prompt-file "$work/huge-prompt.txt"
+rm -f "$work/huge-prompt.txt"
+expect_bad "the same head repeated in --heads" "--heads entry 1 is given more than once" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi" --heads 1,0,1 --out "$work/rep-out"
+expect_bad "the same layer repeated in --layers" "--layers entry 0 is given more than once" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi" --layers 0,0 --out "$work/rep-out"
+[ -e "$work/rep-out" ] && { echo "FAIL analyze made --out before refusing"; failures=$((failures + 1)); }
+
+# 6. Bad values are refused, not taken for something else.
+expect_bad "--model ''" "--model: empty name" -- "$bin" info --model ''
+expect_bad "--layer -1" "--layer: '-1' is not a whole number from 0 up" -- "$bin" analyze --model "$fixture" --layer -1 --out "$work/x"
+expect_bad "negative --attention-max-tokens" "--attention-max-tokens: '-5' is not a whole number" -- \
+  "$bin" analyze --model "$fixture" --attention-max-tokens -5 --out "$work/x"
+expect_bad "negative --seed (generate)" "--seed: '-1' is not a whole number" -- "$bin" generate --model "$fixture" --prompt hi --seed -1
+expect_bad "negative --seed (analyze)" "--seed: '-7' is not a whole number" -- "$bin" analyze --model "$fixture" --seed -7 --out "$work/x"
+[ -e "$work/x" ] && { echo "FAIL analyze made --out before refusing"; failures=$((failures + 1)); }
+d=$(cp -r "$llama" "$work/rope" && echo "$work/rope"); sed -i 's/"rope_theta": 10000.0/"rope_theta": 1e300/' "$d/config.json"
+expect_bad "rope_theta 1e300" "config.json: rope_theta inf must be positive and finite" -- "$bin" info --model "$d"
+
+# 8. Control characters and newlines from paths stay escaped on one line.
+nl_path="$work/two
+lines.gguf"
+printf 'NOPE\x03\x00\x00\x00' >"$nl_path"
+expect_bad "newline in a path" "two\\\\nlines.gguf: not a GGUF file" -- "$bin" info --model "$nl_path"
+expect_bad "escape character in a path" "a\\\\x1b\[31mred: no such file" -- "$bin" generate --model "$fixture" --prompt-file "$work/a"$'\x1b'"[31mred"
+
+# 9 and 10. Checked before the model is loaded, printed or run; messages that name the problem.
+mkdir -p "$work/prompt-dir"
+expect_bad "a folder as --prompt-file" "--prompt-file .*prompt-dir: is a folder, not a file" -- \
+  "$bin" generate --model "$fixture" --prompt-file "$work/prompt-dir"
+printf 'caf\xe9 au lait' >"$work/latin1.txt"
+expect_bad "non-UTF-8 prompt file" "--prompt-file .*latin1.txt: not UTF-8 text \(byte 3 is 0xe9\)" -- \
+  "$bin" generate --model "$fixture" --prompt-file "$work/latin1.txt"
+expect_bad "non-UTF-8 --prompt" "--prompt: not UTF-8 text \(byte 2 is 0xff\)" -- "$bin" generate --model "$fixture" --prompt $'hi\xff'
+: >"$work/empty.txt"
+expect_bad "empty prompt file" "--prompt-file .*empty.txt: the file is empty" -- "$bin" generate --model "$fixture" --prompt-file "$work/empty.txt"
+expect_bad "dump --out '' before the model is loaded" "--out: empty file name" -- \
+  "$bin" dump --model "$work/no-such-model" --prompt hi --out ''
+expect_bad "analyze: --out is not made before the checks" "--layer 99 is out of range" -- \
+  "$bin" analyze --model "$fixture" --layer 99 --out "$work/never-made"
+[ -e "$work/never-made" ] && { echo "FAIL analyze left an empty --out folder"; failures=$((failures + 1)); }
+# --- end hardening ---
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures bad-input case(s) failed"

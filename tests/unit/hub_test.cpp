@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,9 +17,12 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "io_test_util.hpp"
 #include "kvscope/error.hpp"
 #include "kvscope/io/safetensors.hpp"
+#include "kvscope/io/sha256.hpp"
 
 namespace kvscope::io {
 namespace {
@@ -35,6 +39,8 @@ struct Route {
   int status = 200;
   std::string body;
   std::vector<std::string> headers;  // "Name: value"
+  bool no_length = false;            // no Content-Length: the body ends when the connection does
+  int64_t declared_length = -1;      // a Content-Length other than the body's (-1: the body's)
 };
 
 struct Request {
@@ -112,7 +118,12 @@ class TinyHttpServer {
     const auto it = routes_.find(r.path);
     const Route route = it != routes_.end() ? it->second : Route{404, "Not Found", {}};
     std::string out = "HTTP/1.1 " + std::to_string(route.status) + " Status\r\n";
-    out += "Content-Length: " + std::to_string(route.body.size()) + "\r\nConnection: close\r\n";
+    if (!route.no_length)
+      out += "Content-Length: " +
+             std::to_string(route.declared_length >= 0 ? static_cast<size_t>(route.declared_length)
+                                                       : route.body.size()) +
+             "\r\n";
+    out += "Connection: close\r\n";
     for (const std::string& h : route.headers) out += h + "\r\n";
     out += "\r\n" + route.body;
     size_t sent = 0;
@@ -135,7 +146,6 @@ class TinyHttpServer {
 // ---- fixtures ----
 
 const std::string kSha = "0123456789abcdef0123456789abcdef01234567";
-const std::string kLinkedEtag = "5e1e7d0a5e1e7d0a5e1e7d0a5e1e7d0a5e1e7d0a5e1e7d0a5e1e7d0a5e1e7d0a";
 const std::string kConfig = R"({"model_type":"gpt2"})";
 const std::string kTokenizer = R"({"version":"1.0"})";
 // sha256 of kTokenizer, from Python's hashlib.
@@ -152,6 +162,9 @@ std::string one_tensor_file(const std::string& name, float value) {
   out.append(reinterpret_cast<const char*>(&value), 4);
   return out;
 }
+
+// The Hub names an LFS file by the SHA-256 of its content (X-Linked-Etag).
+const std::string kLinkedEtag = sha256_hex(one_tensor_file("wte.weight", 2.5f));
 
 std::string api_answer(const std::vector<std::string>& files) {
   std::string s = R"({"id":"x","sha":")" + kSha + R"(","siblings":[)";
@@ -388,6 +401,103 @@ TEST(HubDownload, OfflineAndNotCachedIsBadInput) {
   EXPECT_EQ(bad_input_message([&] { download_model("org/tiny", o); }), want);
 }
 
+// ---- downloads that end early or differ from what the Hub announced (issue 14) ----
+
+// org/<name>: config.json, then model.safetensors served by `weights`.
+std::map<std::string, Route> routes_with_weights(const std::string& name, Route weights) {
+  std::map<std::string, Route> r;
+  r["/api/models/org/" + name + "/revision/main"] = {
+      200, api_answer({"config.json", "model.safetensors"}), {}};
+  r[resolve("org/" + name, "config.json")] = {200, kConfig, {}};
+  r[resolve("org/" + name, "model.safetensors")] = std::move(weights);
+  return r;
+}
+
+// Nothing of a failed download is in the cache: no ref, no link, no blob but config.json's.
+void expect_nothing_kept(const TempDir& dir, const std::string& name) {
+  const std::string repo = dir / ("hub/models--org--" + name);
+  EXPECT_FALSE(fs::exists(repo + "/refs/main"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(repo + "/snapshots/" + kSha + "/model.safetensors")));
+  std::vector<std::string> blobs;
+  for (const auto& e : fs::directory_iterator(repo + "/blobs"))
+    blobs.push_back(e.path().filename().string());
+  EXPECT_EQ(blobs.size(), 1u) << "left behind: " << ::testing::PrintToString(blobs);
+}
+
+TEST(HubDownload, TransferShorterThanTheAnnouncedLfsSizeIsNotCached) {
+  // The connection ends cleanly after half the file: no Content-Length, but the Hub announced
+  // the LFS file's size.
+  const std::string weights = one_tensor_file("wte.weight", 2.5f);
+  Route r{200,
+          weights.substr(0, weights.size() / 2),
+          {"X-Linked-Size: " + std::to_string(weights.size())},
+          /*no_length=*/true};
+  TempDir dir;
+  TinyHttpServer server(routes_with_weights("short", r));
+  try {
+    download_model("org/short", options_for(dir, server.url()));
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(fmt::format(
+                              "model 'org/short': the download of model.safetensors ended after "
+                              "{} of the {} bytes announced; nothing was kept",
+                              weights.size() / 2, weights.size())));
+  }
+  expect_nothing_kept(dir, "short");
+  // A later run with a good server downloads the file; nothing stale is in the way.
+  TinyHttpServer good(
+      routes_with_weights("short", {200, weights, {"X-Linked-Etag: \"" + kLinkedEtag + "\""}}));
+  const std::string snapshot = download_model("org/short", options_for(dir, good.url()));
+  EXPECT_EQ(read_bytes(snapshot + "/model.safetensors"), weights);
+}
+
+TEST(HubDownload, ConnectionClosedBeforeContentLengthIsNotCached) {
+  const std::string weights = one_tensor_file("wte.weight", 2.5f);
+  Route r{200, weights.substr(0, 10), {}};
+  r.declared_length = static_cast<int64_t>(weights.size());
+  TempDir dir;
+  TinyHttpServer server(routes_with_weights("cut", r));
+  EXPECT_THROW(download_model("org/cut", options_for(dir, server.url())), IoError);
+  expect_nothing_kept(dir, "cut");
+}
+
+TEST(HubDownload, ContentWhoseSha256DiffersFromTheLinkedEtagIsNotCached) {
+  const std::string weights = one_tensor_file("wte.weight", 2.5f);
+  std::string corrupt = weights;
+  corrupt.back() ^= 1;
+  Route r{200, corrupt, {"X-Linked-Etag: \"" + kLinkedEtag + "\""}};
+  TempDir dir;
+  TinyHttpServer server(routes_with_weights("flip", r));
+  try {
+    download_model("org/flip", options_for(dir, server.url()));
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("model 'org/flip': the download of model.safetensors has "
+                                    "SHA-256 " +
+                                    sha256_hex(corrupt) + ", the Hub announced " + kLinkedEtag));
+  }
+  expect_nothing_kept(dir, "flip");
+}
+
+TEST(HubDownload, StaleTemporariesOfAKilledRunAreRemoved) {
+  TempDir dir;
+  const std::string repo = dir / "hub/models--org--tiny";
+  fs::create_directories(repo + "/blobs");
+  fs::create_directories(repo + "/snapshots/" + kSha);
+  // pid 0x7ffffff0 is beyond any pid_max: no such process.
+  const std::string stale = repo + "/blobs/.model.safetensors.incomplete.2147483632.0";
+  const std::string stale_link = repo + "/snapshots/" + kSha + "/.config.json.link.2147483632.3";
+  const std::string live = repo + "/blobs/.model.safetensors.incomplete.1.0";  // init lives
+  const std::string other = repo + "/blobs/.notes";
+  for (const std::string& f : {stale, stale_link, live, other}) write_bytes(f, "partial");
+  TinyHttpServer server(hub_routes());
+  download_model("org/tiny", options_for(dir, server.url()));
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(stale_link));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+}
+
 // ---- cache resolution without network ----
 
 // models--org--name/{refs/main, snapshots/<sha>/{config.json, model.safetensors}}
@@ -441,6 +551,17 @@ TEST(HubCache, RefHoldingAPathIsBadInput) {
   make_cached_model(dir / "hub", "models--org--a", kSha);
   write_bytes(dir / "hub/models--org--a/refs/main", "../../../etc");
   EXPECT_THROW(find_in_hub_cache("org/a", o), BadInput);
+}
+
+TEST(HubCache, RefThatIsAFifoIsRefused) {
+  TempDir dir;
+  HubOptions o;
+  o.cache_dir = dir / "hub";
+  make_cached_model(dir / "hub", "models--org--a", kSha);
+  fs::remove(dir / "hub/models--org--a/refs/main");
+  ASSERT_EQ(::mkfifo((dir / "hub/models--org--a/refs/main").c_str(), 0600), 0);
+  EXPECT_THAT(bad_input_message([&] { find_in_hub_cache("org/a", o); }),
+              HasSubstr("refs/main: not a regular file (a FIFO)"));
 }
 
 TEST(ResolveModel, ExistingPathIsReturnedAsIs) {

@@ -1,9 +1,12 @@
 #include "kvscope/capture/generate.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <span>
 
 #include <fmt/format.h>
 
+#include "kvscope/capture/memory_budget.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::capture {
@@ -18,28 +21,52 @@ GenerationTrace generate(const LoadedModel& m, const std::string& prompt,
                          const GenerateOptions& opt,
                          const std::function<void(const std::string&)>& on_text) {
   if (prompt.empty()) throw BadInput("the prompt is empty");
+  check_prompt_bytes(m, prompt.size());
   return generate_ids(m, m.tokenizer.encode(prompt, opt.add_special_tokens), opt, on_text);
 }
 
-GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids,
-                             const GenerateOptions& opt,
-                             const std::function<void(const std::string&)>& on_text) {
+int check_generation(const LoadedModel& m, int n, const GenerateOptions& opt) {
   const model::Config& cfg = m.model.config();
   if (opt.max_new_tokens < 0)
     throw BadInput(fmt::format("--max-new-tokens {} must not be negative", opt.max_new_tokens));
   model::validate_sampling(opt.sampling);
-  GenerationTrace trace;
-  trace.prompt_ids = std::move(prompt_ids);
-  const int n = static_cast<int>(trace.prompt_ids.size());
   if (n == 0) throw BadInput("the prompt gives no tokens");
   if (n > cfg.n_ctx)
     throw BadInput(fmt::format(
         "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
   // Generation stops at the context length rather than failing.
   const int budget = std::min(opt.max_new_tokens, cfg.n_ctx - n);
+  const double N = n, B = budget, L = cfg.n_layer, H = cfg.n_head;
+  std::vector<MemoryPart> parts = {
+      {"cache", static_cast<double>(cfg.kv_bytes_per_token()) * (N + B)},
+      {"activations", 4.0 * N * (6.0 * cfg.d_model + 3.0 * cfg.d_ff)},
+  };
+  if (opt.attention) {
+    // The prompt's patterns [L][H, n, n], then one row [L, H, T] kept per step.
+    parts.push_back({"prompt attention", 4.0 * L * H * N * N});
+    parts.push_back({"attention per step", 4.0 * L * H * (B * N + B * (B - 1) / 2)});
+  }
+  require_memory(parts,
+                 fmt::format("generating {} tokens after a prompt of {}{}", budget, n,
+                             opt.attention ? " with each step's attention" : ""),
+                 "generate fewer tokens (generate -n, analyze --generate)");
+  return budget;
+}
+
+GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids,
+                             const GenerateOptions& opt,
+                             const std::function<void(const std::string&)>& on_text) {
+  const model::Config& cfg = m.model.config();
+  const int n = static_cast<int>(prompt_ids.size());
+  const int budget = check_generation(m, n, opt);
+  GenerationTrace trace;
+  trace.prompt_ids = std::move(prompt_ids);
   trace.bytes_per_token = cfg.kv_bytes_per_token();
   trace.stop_reason = "max_new_tokens";
   if (budget == 0) return trace;
+  // A padded vocabulary (Qwen2's embedding has more rows than the tokenizer has tokens) gives
+  // logits for ids that are no token: those are never sampled.
+  const size_t vocab = static_cast<size_t>(std::min(cfg.vocab_size, m.tokenizer.vocab_size()));
 
   model::KvCache cache = m.model.new_cache(n + budget);
   model::Sampler sampler(opt.sampling);
@@ -54,7 +81,7 @@ GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_i
   const int H = cfg.n_head;
   for (int s = 0; s < budget; ++s) {
     GenerationStep step;
-    step.token = sampler.next(r.logits);
+    step.token = sampler.next(std::span<const float>(r.logits).first(vocab));
     step.cache_len = cache.length();
     step.cache_bytes = cache.bytes_used();
     step.ms = step_ms;

@@ -41,11 +41,18 @@ struct GenerationTrace {
 };
 
 // Calls on_text with each complete piece of text as it is produced (streaming). Throws
-// BadInput for a negative max_new_tokens, bad sampling options, an empty prompt, or a
-// prompt plus generation longer than the context.
+// BadInput for a negative max_new_tokens, bad sampling options, an empty prompt, a prompt
+// longer than the context, or a run that would need more memory than the budget. Ids past
+// the tokenizer's vocabulary (a padded embedding) are never sampled.
 GenerationTrace generate(const LoadedModel& m, const std::string& prompt,
                          const GenerateOptions& opt,
                          const std::function<void(const std::string&)>& on_text = {});
+
+// Checks everything generate_ids checks before it runs the model (options, the prompt's
+// length, and the memory the cache and the per-step attention would need for the whole run:
+// capture/memory_budget.hpp) and returns the number of tokens it will generate at most.
+// Callers that print before generating call it first, so that bad input prints nothing.
+int check_generation(const LoadedModel& m, int n_prompt_tokens, const GenerateOptions& opt);
 
 // The same from token ids already made.
 GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_ids,

@@ -1,5 +1,7 @@
 #include "kvscope/capture/loaded_model.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include "kvscope/error.hpp"
 #include "kvscope/io/gguf.hpp"
 #include "kvscope/io/json_file.hpp"
+#include "kvscope/io/regular_file.hpp"
 #include "kvscope/io/safetensors.hpp"
 #include "kvscope/tokenizer/gguf_tokenizer.hpp"
 #include "kvscope/tokenizer/hf_tokenizer.hpp"
@@ -65,20 +68,20 @@ LoadedModel load_gguf(const std::string& spec, const std::string& path) {
                      {path}};
 }
 
+// Whether a regular file starts with GGUF's magic. The file is opened as io::RegularFile,
+// so a FIFO or a device is refused before anything is read from it.
 bool is_gguf(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
+  const io::RegularFile f(path);
   char magic[4] = {};
-  const size_t got = std::fread(magic, 1, 4, f);
-  std::fclose(f);
-  return got == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+  return ::pread(f.fd(), magic, 4, 0) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
 }  // namespace
 
 LoadedModel load_model(const std::string& spec, const io::HubOptions& hub) {
   const std::string path = io::resolve_model(spec, hub);
-  if (fs::is_directory(path)) return load_hf_folder(spec, path);
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return load_hf_folder(spec, path);
   if (is_gguf(path) || path.ends_with(".gguf")) return load_gguf(spec, path);
   if (path.ends_with(".safetensors"))
     throw BadInput(fmt::format(

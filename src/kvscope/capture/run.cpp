@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "kvscope/capture/memory_budget.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::capture {
@@ -19,11 +20,28 @@ std::vector<std::string> token_labels(const tokenizer::Tokenizer& tok,
 
 Capture capture_prompt(const LoadedModel& m, const std::string& prompt, const CaptureOptions& opt) {
   if (prompt.empty()) throw BadInput("the prompt is empty");
+  check_prompt_bytes(m, prompt.size());
   std::vector<int32_t> ids = m.tokenizer.encode(prompt, opt.add_special_tokens);
   if (ids.empty()) throw BadInput("the prompt gives no tokens");
   Capture c = capture_tokens(m, ids, opt);
   c.prompt = prompt;
   return c;
+}
+
+void check_capture_memory(const model::Config& cfg, int n, const CaptureOptions& opt) {
+  const double L = cfg.n_layer, N = n, kv = 4.0 * cfg.n_kv_head * cfg.head_dim;
+  std::vector<MemoryPart> parts = {
+      // The cache (keys, keys before RoPE, values) and the capture's copy of it.
+      {"keys and values", 2 * 3 * L * N * kv},
+      {"activations", 4.0 * N * (6.0 * cfg.d_model + 3.0 * cfg.d_ff)},
+  };
+  if (opt.attention) parts.push_back({"attention patterns", 4.0 * L * cfg.n_head * N * N});
+  if (opt.logits) parts.push_back({"logits", 4.0 * N * cfg.vocab_size});
+  if (opt.resid) parts.push_back({"residual stream", 4.0 * L * N * cfg.d_model});
+  require_memory(parts, fmt::format("capturing {} tokens", n),
+                 opt.attention ? "capture without attention (dump without --attention, analyze "
+                                 "--attention off) or use a shorter prompt"
+                               : "use a shorter prompt or leave out --logits and --resid");
 }
 
 Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
@@ -34,6 +52,7 @@ Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
   if (n > cfg.n_ctx)
     throw BadInput(fmt::format(
         "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
+  check_capture_memory(cfg, n, opt);
   model::KvCache cache = m.model.new_cache(n, /*keep_pre_rope=*/true);
   model::ForwardResult r = m.model.forward(
       cache, ids, {.all_logits = opt.logits, .attention = opt.attention, .resid = opt.resid});

@@ -19,8 +19,14 @@ struct CaptureOptions {
 };
 
 // Tokenizes `prompt` and captures it. Throws BadInput for an empty prompt or one longer than
-// the model's context.
+// the model's context (a prompt of more bytes than the context could hold is refused before
+// it is tokenized).
 Capture capture_prompt(const LoadedModel& m, const std::string& prompt, const CaptureOptions& opt);
+
+// BadInput if capturing n tokens with these options needs more memory than the budget
+// (capture/memory_budget.hpp), naming the size and the option that avoids it. capture_tokens
+// calls it before allocating anything.
+void check_capture_memory(const model::Config& cfg, int n, const CaptureOptions& opt);
 
 // Captures given token ids (for tests and for callers that tokenized already).
 Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
+#include "kvscope/printable.hpp"
 
 namespace kvscope::io {
 
@@ -220,32 +221,6 @@ std::string_view ggml_type_name(uint32_t id) {
     default:
       return "";
   }
-}
-
-// Printable, bounded form of a string for summaries and messages.
-std::string printable(std::string_view s, size_t max_chars) {
-  std::string out;
-  out.reserve(std::min(s.size(), max_chars) + 8);
-  size_t n = 0;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (n >= max_chars && (u & 0xc0) != 0x80) {  // never cut a UTF-8 sequence in two
-      out += "...";
-      break;
-    }
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-    ++n;
-  }
-  return out;
 }
 
 int64_t align_up(int64_t x, int64_t a) {

@@ -1,6 +1,7 @@
 #include "kvscope/io/hub.hpp"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,7 +26,9 @@
 #include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
 #include "kvscope/io/json_file.hpp"
+#include "kvscope/io/regular_file.hpp"
 #include "kvscope/io/sha256.hpp"
+#include "kvscope/printable.hpp"
 
 namespace kvscope::io {
 
@@ -73,7 +76,8 @@ void check_revision(const std::string& revision) {
             revision.find("//") == std::string::npos;
   for (char c : revision) ok = ok && (is_name_char(c) || c == '/');
   if (!ok)
-    throw BadInput(fmt::format("revision '{}': not a valid branch, tag or commit", revision));
+    throw BadInput(
+        fmt::format("revision '{}': not a valid branch, tag or commit", printable(revision, 80)));
 }
 
 std::string repo_folder(const std::string& repo_id, const HubOptions& o) {
@@ -89,11 +93,14 @@ bool snapshot_is_usable(const std::string& snapshot) {
           path_exists(snapshot + "/model.safetensors.index.json"));
 }
 
-std::string read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The answers and refs read whole: a commit id, or the Hub's JSON about a revision.
+constexpr int64_t kMaxRefBytes = 4096;
+constexpr int64_t kMaxApiAnswerBytes = int64_t{16} << 20;
+
+bool is_hex(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+  });
 }
 
 std::string trim(std::string s) {
@@ -118,8 +125,10 @@ void curl_init_once() {
 
 struct Response {
   long status = 0;
-  std::string linked_etag;  // X-Linked-Etag of any hop (the Hub's content hash for LFS files)
-  std::string etag;         // ETag of the last response
+  std::string linked_etag;      // X-Linked-Etag of any hop (the Hub's content hash for LFS files)
+  int64_t linked_size = -1;     // X-Linked-Size of any hop (the LFS file's size), -1 if none
+  std::string etag;             // ETag of the last response
+  int64_t content_length = -1;  // Content-Length of the last response, -1 if none
 };
 
 struct Transfer {
@@ -132,11 +141,19 @@ struct Transfer {
   const std::string* file_name = nullptr;
   bool write_failed = false;
   std::exception_ptr callback_error;  // thrown by the progress callback; rethrown after curl
+  int64_t received = 0;               // body bytes of the last response
+  int64_t max_body = -1;              // a string body larger than this aborts (-1: no limit)
+  bool body_too_large = false;
 };
 
 size_t on_body(char* p, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t bytes = size * n;
+  t->received += static_cast<int64_t>(bytes);
+  if (t->max_body >= 0 && t->received > t->max_body) {
+    t->body_too_large = true;
+    return 0;  // makes curl abort the transfer
+  }
   if (t->body) t->body->append(p, bytes);
   if (t->file) {
     if (std::fwrite(p, 1, bytes, t->file) != bytes) {
@@ -158,7 +175,11 @@ std::string normalize_etag(std::string v) {
 size_t on_header(char* p, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string line(p, size * n);
-  if (line.rfind("HTTP/", 0) == 0) t->response->etag.clear();  // a new response begins
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response begins
+    t->response->etag.clear();
+    t->response->content_length = -1;
+    t->received = 0;
+  }
   const size_t colon = line.find(':');
   if (colon != std::string::npos) {
     std::string key = line.substr(0, colon);
@@ -167,6 +188,14 @@ size_t on_header(char* p, size_t size, size_t n, void* user) {
     if (key == "x-linked-etag" && t->response->linked_etag.empty())
       t->response->linked_etag = value;
     if (key == "etag") t->response->etag = value;
+    if (key == "x-linked-size" || key == "content-length") {
+      char* end = nullptr;
+      errno = 0;
+      const long long v = std::strtoll(value.c_str(), &end, 10);
+      const int64_t size = (errno == 0 && end != value.c_str() && *end == '\0' && v >= 0) ? v : -1;
+      if (key == "content-length") t->response->content_length = size;
+      if (key == "x-linked-size" && t->response->linked_size < 0) t->response->linked_size = size;
+    }
   }
   return size * n;
 }
@@ -233,6 +262,9 @@ Response http_get(const std::string& url, const HubOptions& o, Transfer& t,
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   if (t.callback_error) std::rethrow_exception(t.callback_error);
+  if (t.body_too_large)
+    throw BadInput(fmt::format("model '{}': the answer to GET {} is larger than {}", repo_id, url,
+                               byte_count_text(static_cast<double>(t.max_body))));
   if (t.write_failed)
     throw IoError(fmt::format("model '{}': writing the download of {} failed: {}", repo_id, url,
                               std::strerror(errno)));
@@ -269,6 +301,7 @@ CommitInfo fetch_commit_info(const std::string& repo_id, const HubOptions& o) {
   std::string body;
   Transfer t;
   t.body = &body;
+  t.max_body = kMaxApiAnswerBytes;
   const Response r = http_get(url, o, t, repo_id);
   check_status(r, url, repo_id, "the model");
   const std::string where =
@@ -277,7 +310,8 @@ CommitInfo fetch_commit_info(const std::string& repo_id, const HubOptions& o) {
   CommitInfo c;
   c.sha = json_string(info, "sha", where);
   if (!is_plain_name(c.sha))
-    throw BadInput(fmt::format("{}: field 'sha': '{}' is not a commit id", where, c.sha));
+    throw BadInput(
+        fmt::format("{}: field 'sha': '{}' is not a commit id", where, printable(c.sha, 80)));
   if (!info.contains("siblings") || !info["siblings"].is_array())
     throw BadInput(fmt::format("{}: field 'siblings': expected a list of files", where));
   for (const json& s : info["siblings"]) {
@@ -290,12 +324,41 @@ CommitInfo fetch_commit_info(const std::string& repo_id, const HubOptions& o) {
 
 std::atomic<unsigned> g_download_counter{0};
 
+// Temporary files are named ".<file>.incomplete.<pid>.<n>" (blobs/) and ".<file>.link.<pid>.<n>"
+// (snapshots/<sha>/). A run that was killed leaves its own behind; a later run removes those
+// whose process no longer exists.
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] != '.') continue;
+    size_t tag = name.rfind(".incomplete.");
+    size_t tag_len = 12;
+    if (tag == std::string::npos) {
+      tag = name.rfind(".link.");
+      tag_len = 6;
+    }
+    if (tag == std::string::npos) continue;
+    const std::string rest = name.substr(tag + tag_len);  // "<pid>.<n>"
+    const size_t dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size() ||
+        !std::all_of(rest.begin(), rest.end(), [](char c) {
+          return c == '.' || std::isdigit(static_cast<unsigned char>(c));
+        }))
+      continue;
+    const long pid = std::strtol(rest.substr(0, dot).c_str(), nullptr, 10);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    ::unlink(it->path().c_str());
+  }
+}
+
 // Fetches one file of the snapshot into blobs/ and links it from snapshots/<sha>/.
 void fetch_file(const std::string& repo_id, const HubOptions& o, const std::string& repo_dir,
                 const std::string& sha, const std::string& file) {
   if (!is_plain_name(file))
-    throw BadInput(
-        fmt::format("model '{}': file name '{}' must be a plain file name", repo_id, file));
+    throw BadInput(fmt::format("model '{}': file name '{}' must be a plain file name", repo_id,
+                               printable(file, 80)));
   const std::string snapshot = repo_dir + "/snapshots/" + sha;
   const std::string link = snapshot + "/" + file;
   if (path_exists(link)) return;
@@ -322,9 +385,24 @@ void fetch_file(const std::string& repo_id, const HubOptions& o, const std::stri
     throw;
   }
   const bool closed = std::fclose(f) == 0;
+  const std::string content_hash = hash.hex_digest();
   try {
     check_status(r, url, repo_id, "file " + file);
     if (!closed) throw IoError(fmt::format("{}: write failed: {}", temp, std::strerror(errno)));
+    // A transfer can end early and still end cleanly (a proxy, a dropped connection without
+    // a Content-Length): the size the Hub announced and, for LFS files, the SHA-256 it names
+    // the content by (X-Linked-Etag) must match, or nothing goes into the cache.
+    const int64_t announced = r.linked_size >= 0 ? r.linked_size : r.content_length;
+    if (announced >= 0 && t.received != announced)
+      throw IoError(fmt::format(
+          "model '{}': the download of {} ended after {} of the {} bytes announced; nothing was "
+          "kept, run again to retry",
+          repo_id, file, t.received, announced));
+    if (r.linked_etag.size() == 64 && is_hex(r.linked_etag) && r.linked_etag != content_hash)
+      throw IoError(fmt::format(
+          "model '{}': the download of {} has SHA-256 {}, the Hub announced {}; nothing was kept, "
+          "run again to retry",
+          repo_id, file, content_hash, r.linked_etag));
   } catch (...) {
     ::unlink(temp.c_str());
     throw;
@@ -333,7 +411,6 @@ void fetch_file(const std::string& repo_id, const HubOptions& o, const std::stri
   // The Hub's ETag is the content hash it names blobs by; an ETag that is not a plain name
   // (a CDN's, with odd characters) is replaced by our own hash of the content.
   std::string blob = !r.linked_etag.empty() ? r.linked_etag : r.etag;
-  const std::string content_hash = hash.hex_digest();
   if (!is_plain_name(blob) || blob.size() > 128) blob = content_hash;
   const std::string blob_path = blobs + "/" + blob;
   if (::rename(temp.c_str(), blob_path.c_str()) != 0) {
@@ -423,9 +500,9 @@ std::optional<std::string> find_in_hub_cache(const std::string& repo_id, const H
   std::string sha;
   const std::string ref = repo_dir + "/refs/" + o.revision;
   if (path_exists(ref)) {
-    sha = trim(read_small_file(ref));
+    sha = trim(read_regular_file(ref, kMaxRefBytes, "Hub ref file"));
     if (!is_plain_name(sha))
-      throw BadInput(fmt::format("{}: '{}' is not a commit id", ref, sha.substr(0, 80)));
+      throw BadInput(fmt::format("{}: '{}' is not a commit id", ref, printable(sha, 80)));
   } else if (is_commit_sha(o.revision)) {
     sha = o.revision;
   } else {
@@ -457,6 +534,8 @@ std::string download_model(const std::string& repo_id, const HubOptions& o) {
 
   const std::string repo_dir = repo_folder(repo_id, o);
   make_dirs(repo_dir);
+  remove_stale_temporaries(repo_dir + "/blobs");
+  remove_stale_temporaries(repo_dir + "/snapshots/" + commit.sha);
   std::vector<std::string> files = {"config.json"};
   for (const char* optional : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
                                "vocab.json", "merges.txt", "special_tokens_map.json"})

@@ -1,37 +1,46 @@
 #include "kvscope/io/json_file.hpp"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
+#include "kvscope/io/regular_file.hpp"
 
 namespace kvscope::io {
 
 using nlohmann::json;
 
-nlohmann::json read_json_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) throw BadInput(fmt::format("{}: no such file", path));
-    throw BadInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+nlohmann::json read_json_file(const std::string& path, int64_t max_bytes) {
+  return parse_json(read_regular_file(path, max_bytes, "JSON file"), path);
+}
+
+void check_json_depth(std::string_view text, const std::string& file) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw BadInput(fmt::format("{}: JSON nested more than {} levels deep (at byte {})", file,
+                                   kMaxJsonDepth, i));
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
   }
-  if (S_ISDIR(st.st_mode)) throw BadInput(fmt::format("{}: is a folder, not a JSON file", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError(fmt::format("{}: read failed", path));
-  return parse_json(ss.str(), path);
 }
 
 nlohmann::json parse_json(std::string_view text, const std::string& file) {
+  // Every reader of the parsed value recurses into it (ours, and nlohmann's dump()), so a
+  // hostile file nested tens of thousands deep would overflow the stack: refuse it first.
+  check_json_depth(text, file);
   try {
     return json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {
@@ -50,6 +59,12 @@ namespace {
 // than dump() because dump() recurses without limit, and a hostile file can nest deeply.
 void excerpt_into(const json& value, std::string& out, size_t budget, int depth) {
   if (out.size() >= budget) return;
+  if (value.is_string() && value.get_ref<const std::string&>().size() > budget) {
+    // A long string is cut before it is dumped: a message never copies a whole file.
+    out += json(value.get_ref<const std::string&>().substr(0, budget))
+               .dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
   if (!value.is_structured()) {
     out += value.dump(-1, ' ', false, json::error_handler_t::replace);
     return;
@@ -64,7 +79,9 @@ void excerpt_into(const json& value, std::string& out, size_t budget, int depth)
       if (!first) out += ',';
       first = false;
       if (is_object)
-        out += json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + ':';
+        out +=
+            json(it.key().substr(0, budget)).dump(-1, ' ', false, json::error_handler_t::replace) +
+            ':';
       excerpt_into(it.value(), out, budget, depth + 1);
     }
   }

@@ -10,14 +10,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kvscope/io/regular_file.hpp"
+
 namespace kvscope::io {
 
-// Whole file parsed. Missing => BadInput "PATH: no such file"; unreadable => IoError;
-// malformed => BadInput "PATH: invalid JSON: <parser message>".
-nlohmann::json read_json_file(const std::string& path);
+// Nesting deeper than this is refused before parsing (real files nest under 10 levels): every
+// reader of a parsed value, nlohmann's dump() among them, recurses into it.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Whole file parsed. Missing => BadInput "PATH: no such file"; not a regular file or larger
+// than max_bytes => BadInput (io/regular_file.hpp); unreadable => IoError; malformed or nested
+// too deep => BadInput "PATH: invalid JSON: <parser message>".
+nlohmann::json read_json_file(const std::string& path, int64_t max_bytes = kMaxSmallJsonBytes);
 
 // Same, for JSON already in memory; `file` names it in errors.
 nlohmann::json parse_json(std::string_view text, const std::string& file);
+
+// BadInput "FILE: JSON nested more than 64 levels deep (at byte N)" if text nests deeper than
+// kMaxJsonDepth; says nothing about whether it is valid JSON.
+void check_json_depth(std::string_view text, const std::string& file);
 
 // Typed getters of obj[key]. `file` is only used in messages. They throw BadInput if obj is
 // not an object, the key is missing, or the value has the wrong type:

@@ -1,9 +1,6 @@
 #include "kvscope/io/mapped_file.hpp"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,27 +9,21 @@
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
+#include "kvscope/io/regular_file.hpp"
 
 namespace kvscope::io {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw BadInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  if (!S_ISREG(st.st_mode)) throw BadInput(fmt::format("{}: not a regular file", path));
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  size_ = static_cast<int64_t>(st.st_size);
+  // Opened without blocking and checked with fstat on the same descriptor, so a FIFO or a
+  // device named as a model is refused instead of hanging the open or the map.
+  const RegularFile file(path);
+  size_ = file.size();
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      throw IoError(fmt::format("{}: cannot map: {}", path, std::strerror(e)));
-    }
+    void* p = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_PRIVATE, file.fd(), 0);
+    if (p == MAP_FAILED)
+      throw IoError(fmt::format("{}: cannot map: {}", path, std::strerror(errno)));
     data_ = static_cast<const std::byte*>(p);
   }
-  ::close(fd);
 }
 
 MappedFile::~MappedFile() {

@@ -11,8 +11,8 @@ namespace kvscope::io {
 class MappedFile {
  public:
   MappedFile() = default;
-  // Throws BadInput if the path does not exist or is not a regular file, IoError if it
-  // cannot be opened or mapped.
+  // Throws BadInput if the path does not exist or is not a regular file (io/regular_file.hpp),
+  // IoError if it cannot be mapped.
   explicit MappedFile(const std::string& path);
   ~MappedFile();
   MappedFile(MappedFile&& other) noexcept;

@@ -102,6 +102,7 @@ void SafetensorsFile::parse(const std::byte* bytes, int64_t size) {
   const int64_t data_size = size - 8 - hlen;
 
   const std::string_view text(reinterpret_cast<const char*>(bytes + 8), static_cast<size_t>(hlen));
+  check_json_depth(text, file + ": header");
   json header;
   try {
     header = json::parse(text.begin(), text.end());

@@ -1,6 +1,7 @@
 #include "kvscope/model/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -270,8 +271,9 @@ void validate_config(const Config& c, const std::string& file) {
     throw BadInput(fmt::format("{}: head dimension {} must be even for RoPE", file, c.head_dim));
   if (!(c.norm_eps > 0.0f) || c.norm_eps > 1.0f)
     throw BadInput(fmt::format("{}: normalisation epsilon {} is out of range", file, c.norm_eps));
-  if (c.pos == PosKind::Rope && !(c.rope_theta > 0.0f))
-    throw BadInput(fmt::format("{}: rope_theta {} must be positive", file, c.rope_theta));
+  if (c.pos == PosKind::Rope && !(c.rope_theta > 0.0f && std::isfinite(c.rope_theta)))
+    throw BadInput(
+        fmt::format("{}: rope_theta {} must be positive and finite", file, c.rope_theta));
   if (c.rope_scaling.llama3 &&
       (!(c.rope_scaling.factor > 0.0f) || c.rope_scaling.original_max_position <= 0 ||
        !(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor)))

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "kvscope/atomic_file.hpp"
+#include "kvscope/capture/generate.hpp"
+#include "kvscope/capture/memory_budget.hpp"
 #include "kvscope/capture/run.hpp"
 #include "kvscope/error.hpp"
 #include "kvscope/report/report.hpp"
@@ -39,13 +41,25 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   capture::LoadedModel m = load();
   const model::Config& cfg = m.model.config();
   validate_options(ro, cfg.n_layer, cfg.n_head);
+  capture::check_prompt_bytes(m, opt.prompt.size());
   const std::vector<int32_t> ids = m.tokenizer.encode(opt.prompt, true);
   const int n = static_cast<int>(ids.size());
   if (n == 0) throw BadInput("the prompt gives no tokens");
+  if (n > cfg.n_ctx)
+    throw BadInput(fmt::format(
+        "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
   const bool attention =
       opt.attention == "on" || (opt.attention == "auto" && n <= opt.attention_max_tokens);
   if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
     throw BadInput("importance attention needs attention patterns: attention must be on");
+  // Every size a user's numbers drive is checked before anything is allocated.
+  capture::check_capture_memory(cfg, n, {.attention = attention});
+  capture::GenerateOptions g;
+  g.max_new_tokens = opt.generate;
+  g.sampling.temperature = opt.temperature;
+  g.sampling.seed = opt.seed;
+  g.attention = true;
+  if (opt.generate > 0) capture::check_generation(m, n, g);
   AnalyzeResult r;
   r.load_s = seconds_since(t_start);
 
@@ -58,11 +72,6 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   if (opt.generate > 0) {
     stage(fmt::format("generating {} tokens...", opt.generate));
     t0 = Clock::now();
-    capture::GenerateOptions g;
-    g.max_new_tokens = opt.generate;
-    g.sampling.temperature = opt.temperature;
-    g.sampling.seed = opt.seed;
-    g.attention = true;
     r.trace = std::make_unique<capture::GenerationTrace>(capture::generate_ids(m, ids, g));
     r.generate_s = seconds_since(t0);
   }

@@ -18,10 +18,16 @@ std::vector<int> resolve_indices(const std::vector<int>& asked, int n, const cha
     for (int i = 0; i < n; ++i) out.push_back(i);
     return out;
   }
+  // Each index at most once: a repeated one would draw the same panel again (460 times over,
+  // a figure of hundreds of megabytes).
+  std::vector<bool> seen(static_cast<size_t>(std::max(n, 0)), false);
   for (int i : asked) {
     if (i < 0 || i >= n)
       throw BadInput(
           fmt::format("{} {} is out of range (the model has {}: 0..{})", what, i, n, n - 1));
+    if (seen[static_cast<size_t>(i)])
+      throw BadInput(fmt::format("{} {} is given more than once", what, i));
+    seen[static_cast<size_t>(i)] = true;
     out.push_back(i);
   }
   return out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kvscope/error.hpp"
+#include "kvscope/printable.hpp"
 
 namespace kvscope::tokenizer {
 
@@ -80,7 +81,7 @@ TokenizerSpec gguf_tokenizer_spec(const GgufTokenizerData& d, const std::string&
       const size_t sp = m.find(' ');
       if (sp == std::string::npos || m.find(' ', sp + 1) != std::string::npos) {
         throw BadInput(source + ": tokenizer.ggml.merges[" + std::to_string(i) + "]: expected " +
-                       "two tokens separated by one space, got '" + m + "'");
+                       "two tokens separated by one space, got '" + printable(m, 80) + "'");
       }
       spec.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
     }
@@ -103,7 +104,7 @@ TokenizerSpec gguf_tokenizer_spec(const GgufTokenizerData& d, const std::string&
     spec.add_bos = d.add_bos.value_or(true);
     if (!spec.unk_id) spec.unk_id = 0;
   } else {
-    throw Unsupported(source + ": tokenizer.ggml.model '" + d.model +
+    throw Unsupported(source + ": tokenizer.ggml.model '" + printable(d.model, 80) +
                       "' not supported (gpt2 or llama)");
   }
   spec.add_eos = d.add_eos.value_or(false);

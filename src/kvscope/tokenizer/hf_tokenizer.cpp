@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "kvscope/error.hpp"
-#include "kvscope/io/mapped_file.hpp"
+#include "kvscope/io/json_file.hpp"
+#include "kvscope/io/regular_file.hpp"
+#include "kvscope/printable.hpp"
 
 namespace kvscope::tokenizer {
 
@@ -16,17 +18,17 @@ using nlohmann::json;
 constexpr const char* kMetaspace = "\xe2\x96\x81";  // '▁'
 
 std::string read_file(const std::string& path) {
-  io::MappedFile f(path);
-  if (f.size() == 0) return {};
-  return std::string(reinterpret_cast<const char*>(f.data()), static_cast<size_t>(f.size()));
+  return io::read_regular_file(path, io::kMaxTokenizerBytes, "tokenizer file");
 }
 
+// Depth-checked (io::kMaxJsonDepth): the readers below recurse into Sequences.
 json parse_json(const std::string& text, const std::string& source) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw BadInput(source + ": invalid JSON: " + e.what());
-  }
+  return io::parse_json(text, source);
+}
+
+// A vocabulary key or token text as it may appear in a message.
+std::string shown(const std::string& s) {
+  return printable(s, 80);
 }
 
 // Reads one member with the JSON type we need, naming the field on error.
@@ -43,7 +45,7 @@ struct Reader {
     return *it;
   }
   std::string str(const json& v, const std::string& field) const {
-    if (!v.is_string()) fail(field, "expected a string, got " + v.dump().substr(0, 60));
+    if (!v.is_string()) fail(field, "expected a string, got " + io::json_excerpt(v));
     return v.get<std::string>();
   }
   bool flag(const json& obj, const char* key, bool fallback, const std::string& where) const {
@@ -53,7 +55,7 @@ struct Reader {
     return it->get<bool>();
   }
   int64_t integer(const json& v, const std::string& field) const {
-    if (!v.is_number_integer()) fail(field, "expected an integer, got " + v.dump().substr(0, 60));
+    if (!v.is_number_integer()) fail(field, "expected an integer, got " + io::json_excerpt(v));
     return v.get<int64_t>();
   }
   std::string type_of(const json& v, const std::string& where) const {
@@ -123,7 +125,8 @@ void read_normalizer(const Reader& r, const json& v, const std::string& where, T
     step.content = r.str(r.member(v, "content", where), where + ".content");
     if (step.content == kMetaspace) layout.metaspace = true;
   } else {
-    throw Unsupported(r.source + ": " + where + ".type: normalizer '" + type + "' not supported");
+    throw Unsupported(r.source + ": " + where + ".type: normalizer '" + shown(type) +
+                      "' not supported");
   }
   spec.normalizers.push_back(step);
 }
@@ -138,7 +141,7 @@ PreTokenizerStep::Behavior behavior_of(const Reader& r, const json& v, const std
   if (b == "MergedWithPrevious") return B::MergedWithPrevious;
   if (b == "MergedWithNext") return B::MergedWithNext;
   if (b == "Contiguous") return B::Contiguous;
-  r.fail(w + ".behavior", "unknown value '" + b + "'");
+  r.fail(w + ".behavior", "unknown value '" + shown(b) + "'");
 }
 
 PreTokenizerStep::Prepend prepend_scheme_of(const Reader& r, const json& v, const std::string& w) {
@@ -148,7 +151,7 @@ PreTokenizerStep::Prepend prepend_scheme_of(const Reader& r, const json& v, cons
     if (s == "always") return P::Always;
     if (s == "first") return P::First;
     if (s == "never") return P::Never;
-    r.fail(w + ".prepend_scheme", "unknown value '" + s + "'");
+    r.fail(w + ".prepend_scheme", "unknown value '" + shown(s) + "'");
   }
   return r.flag(v, "add_prefix_space", true, w) ? P::Always : P::Never;  // older files
 }
@@ -189,7 +192,7 @@ void read_pre_tokenizer(const Reader& r, const json& v, const std::string& where
     step.prepend_scheme = prepend_scheme_of(r, v, where);
     step.split = r.flag(v, "split", true, where);
   } else {
-    throw Unsupported(r.source + ": " + where + ".type: pre-tokenizer '" + type +
+    throw Unsupported(r.source + ": " + where + ".type: pre-tokenizer '" + shown(type) +
                       "' not supported");
   }
   spec.pre_tokenizers.push_back(step);
@@ -241,7 +244,7 @@ void read_post_processor(const Reader& r, const json& v, const std::string& wher
   }
   if (type == "ByteLevel") return;  // offsets only
   if (type != "TemplateProcessing") {
-    throw Unsupported(r.source + ": " + where + ".type: post-processor '" + type +
+    throw Unsupported(r.source + ": " + where + ".type: post-processor '" + shown(type) +
                       "' not supported");
   }
   const json& single = r.member(v, "single", where);
@@ -279,13 +282,20 @@ std::optional<int32_t> lookup(const TokenizerSpec& spec, const std::string& toke
 int32_t template_id(const Reader& r, const TokenizerSpec& spec, const Template& t,
                     const std::string& name) {
   if (t.special_tokens.is_object() && t.special_tokens.contains(name)) {
-    const json& ids = t.special_tokens[name].value("ids", json::array());
+    const json& entry = t.special_tokens[name];
+    const json ids = entry.is_object() ? entry.value("ids", json::array()) : json::array();
     if (ids.is_array() && ids.size() == 1 && ids[0].is_number_integer()) {
-      return static_cast<int32_t>(ids[0].get<int64_t>());
+      // Read as an integer that must fit: 2^32 + 7 must not wrap around to 7.
+      const int64_t id =
+          r.integer(ids[0], "post_processor.special_tokens['" + shown(name) + "'].ids[0]");
+      if (id < 0 || id >= kMaxVocabSize)
+        r.fail("post_processor.special_tokens['" + shown(name) + "'].ids[0]",
+               std::to_string(id) + " out of range");
+      return static_cast<int32_t>(id);
     }
   }
   if (auto id = lookup(spec, name)) return *id;
-  r.fail("post_processor", "special token '" + name + "' not in vocab");
+  r.fail("post_processor", "special token '" + shown(name) + "' not in vocab");
 }
 
 // tokenizer_config.json names tokens as "<s>" or {"content": "<s>", ...}.
@@ -309,7 +319,7 @@ void apply_config(const std::string& config_json, TokenizerSpec& spec) {
     auto tok = config_token(cfg, key);
     if (!tok) return std::nullopt;
     auto id = lookup(spec, *tok);
-    if (!id) throw BadInput(source + ": " + key + ": token '" + *tok + "' not in vocab");
+    if (!id) throw BadInput(source + ": " + key + ": token '" + shown(*tok) + "' not in vocab");
     return id;
   };
   if (auto id = resolve("bos_token")) spec.bos_id = id;
@@ -324,9 +334,9 @@ void read_vocab(const Reader& r, const json& vocab, const std::string& where, To
   if (!vocab.is_object()) r.fail(where, "expected an object of token -> id");
   int64_t size = 0;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const int64_t id = r.integer(it.value(), where + "['" + it.key() + "']");
+    const int64_t id = r.integer(it.value(), where + "['" + shown(it.key()) + "']");
     if (id < 0 || id >= kMaxVocabSize) {
-      r.fail(where + "['" + it.key() + "']", "id " + std::to_string(id) + " out of range");
+      r.fail(where + "['" + shown(it.key()) + "']", "id " + std::to_string(id) + " out of range");
     }
     size = std::max(size, id + 1);
   }
@@ -335,7 +345,7 @@ void read_vocab(const Reader& r, const json& vocab, const std::string& where, To
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     const auto id = static_cast<size_t>(it.value().get<int64_t>());
     if (seen[id])
-      r.fail(where + "['" + it.key() + "']", "id " + std::to_string(id) + " used twice");
+      r.fail(where + "['" + shown(it.key()) + "']", "id " + std::to_string(id) + " used twice");
     seen[id] = true;
     spec.vocab[id] = it.key();
   }
@@ -345,7 +355,7 @@ std::pair<std::string, std::string> split_merge(const Reader& r, const std::stri
                                                 const std::string& field) {
   const size_t sp = line.find(' ');
   if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
-    r.fail(field, "expected two tokens separated by one space, got '" + line + "'");
+    r.fail(field, "expected two tokens separated by one space, got '" + shown(line) + "'");
   }
   return {line.substr(0, sp), line.substr(sp + 1)};
 }
@@ -396,12 +406,12 @@ TokenizerSpec hf_tokenizer_spec_from_json(const std::string& tokenizer_json,
     const std::string type =
         model.contains("type") ? r.str(model["type"], "model.type") : std::string("BPE");
     if (type != "BPE") {
-      throw Unsupported(source + ": model.type '" + type + "' not supported (only BPE)");
+      throw Unsupported(source + ": model.type '" + shown(type) + "' not supported (only BPE)");
     }
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
       auto it = model.find(key);
       if (it != model.end() && it->is_string() && !it->get<std::string>().empty()) {
-        throw Unsupported(source + ": model." + key + " '" + it->get<std::string>() +
+        throw Unsupported(source + ": model." + key + " '" + shown(it->get<std::string>()) +
                           "' not supported");
       }
     }
@@ -443,7 +453,8 @@ TokenizerSpec hf_tokenizer_spec_from_json(const std::string& tokenizer_json,
     }
     if (auto it = model.find("unk_token"); it != model.end() && it->is_string()) {
       spec.unk_id = lookup(spec, it->get<std::string>());
-      if (!spec.unk_id) r.fail("model.unk_token", "'" + it->get<std::string>() + "' not in vocab");
+      if (!spec.unk_id)
+        r.fail("model.unk_token", "'" + shown(it->get<std::string>()) + "' not in vocab");
     }
 
     Layout layout;
@@ -476,7 +487,7 @@ TokenizerSpec hf_tokenizer_spec_from_json(const std::string& tokenizer_json,
     apply_config(config_json, spec);
     return spec;
   } catch (const json::exception& e) {
-    throw BadInput(source + ": " + e.what());
+    throw BadInput(source + ": " + one_line(e.what()));
   }
 }
 
