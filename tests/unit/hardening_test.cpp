@@ -204,11 +204,11 @@ TEST(ReportOptions, RepeatedIndicesAreRefused) {
   report::ReportOptions o;
   o.attn_heads = {0, 1, 0};
   EXPECT_EQ(bad_input([&] { report::validate_options(o, 2, 4); }),
-            "--heads entry 0 is given more than once");
+            "attn_heads entry 0 is given more than once");
   o.attn_heads = {};
   o.attn_layers = {1, 1};
   EXPECT_EQ(bad_input([&] { report::validate_options(o, 2, 4); }),
-            "--layers entry 1 is given more than once");
+            "attn_layers entry 1 is given more than once");
 }
 
 // ---- 6. bad values ----
