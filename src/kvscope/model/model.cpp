@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <numbers>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -271,10 +272,15 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
                     0.0f, S, lds);
       }
+      const bool evicting = cache.has_evictions(l);
       for (int r = 0; r < rows; ++r) {
         float* s = S + static_cast<size_t>(r) * lds;
         const int last = p0 + i0 + r;  // attends to positions 0..last
         float mx = -std::numeric_limits<float>::infinity();
+        // Evicted keys (KvCache::evict) stay out of the max and get probability exactly 0.
+        if (evicting)
+          for (int j = 0; j <= last; ++j)
+            if (cache.evicted(l, g, j)) s[j] = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
         for (int j = 0; j <= last; ++j) mx = std::max(mx, s[j]);
         float sum = 0.0f;
@@ -283,6 +289,9 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
           s[j] = fast_exp(s[j] - mx);
           sum += s[j];
         }
+        if (evicting)
+          for (int j = 0; j <= last; ++j)
+            if (cache.evicted(l, g, j)) sum -= std::exchange(s[j], 0.0f);
         const float inv = 1.0f / sum;
         for (int j = 0; j <= last; ++j) s[j] *= inv;
         // Masked positions: zero up to Tb for the product below; a pattern row is zero beyond.
