@@ -241,7 +241,7 @@ void draw_compression_pareto(const CompressReport& r, const std::string& path) {
       .x_label("context cache size, % of the fp16 cache")
       .y_label("mean KL, nats (log scale)")
       .grid()
-      .legend(plot::Loc::upper_right);
+      .legend(plot::Loc::best);
   top.title("Same most-likely next token as the reference")
       .x_label("context cache size, % of the fp16 cache")
       .y_label("top-1 agreement, %")
@@ -321,7 +321,7 @@ void draw_compression_kl_distribution(const CompressReport& r, const std::string
   ax.x_scale(plot::Scale::log)
       .x_label("KL(reference || compressed) per scored token, nats (log scale)")
       .grid()
-      .legend(plot::Loc::lower_right);
+      .legend(plot::Loc::lower_left);  // the worst rows, at the bottom, have their marks right
   fig.save(path);
 }
 
