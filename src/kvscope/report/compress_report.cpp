@@ -31,6 +31,11 @@ std::string budget_text(const std::optional<double>& b) {
   return b ? fmt::format("{:g}", *b) : std::string();
 }
 
+// "1 window", "4 windows".
+std::string windows_text(int n) {
+  return fmt::format("{} window{}", n, n == 1 ? "" : "s");
+}
+
 std::string label(const CompressResult& r) {
   return r.budget ? fmt::format("{} @ {:g}", r.method, *r.budget) : r.method;
 }
@@ -142,9 +147,9 @@ std::string compress_sensitivity_csv(const CompressReport& r) {
 
 std::string compress_table_text(const CompressReport& r) {
   std::string s = fmt::format(
-      "{} windows of {} context + {} scored tokens ({} positions); reference perplexity {:.3f}; "
+      "{} of {} context + {} scored tokens ({} positions); reference perplexity {:.3f}; "
       "fp16 context cache {} bytes\n",
-      r.windows, r.context, r.continuation, r.scored, r.ppl_ref, r.fp16_bytes);
+      windows_text(r.windows), r.context, r.continuation, r.scored, r.ppl_ref, r.fp16_bytes);
   size_t w = 6;
   for (const CompressResult& x : r.results) w = std::max(w, x.method.size());
   s += fmt::format("{:<{}}  {:>6}  {:>7}  {:>6}  {:>9}  {:>9}  {:>6}  {:>8}  {:>7}\n", "method", w,
@@ -172,10 +177,10 @@ std::string compress_table_text(const CompressReport& r) {
 
 void draw_compression_pareto(const CompressReport& r, const std::string& path) {
   plot::Figure fig(1500, 720);
-  fig.suptitle(fmt::format(
-      "What each method costs: output change against cache size ({} windows of {} + {} tokens; "
-      "lines join one eviction rule's budgets, dots are quantizers)",
-      r.windows, r.context, r.continuation));
+  fig.suptitle(
+      fmt::format("What each method costs: output change against cache size ({} of {} + {} tokens; "
+                  "lines join one eviction rule's budgets, dots are quantizers)",
+                  windows_text(r.windows), r.context, r.continuation));
   fig.grid(1, 2);
   plot::Axes& kl = fig.axes(0, 0);
   plot::Axes& top = fig.axes(0, 1);
@@ -236,6 +241,11 @@ void draw_compression_pareto(const CompressReport& r, const std::string& path) {
     ss.labels = labels_t;
     top.scatter(xt, t, ss);
   }
+  // One x range for both panels, from an empty cache to the whole fp16 one (or beyond).
+  double x_hi = 100;
+  for (const CompressResult& x : r.results) x_hi = std::max(x_hi, 100 * x.bytes_ratio);
+  kl.x_limits(0, x_hi * 1.04);
+  top.x_limits(0, x_hi * 1.04);
   kl.y_scale(plot::Scale::log)
       .title("Mean KL(reference || compressed) per scored token")
       .x_label("context cache size, % of the fp16 cache")
@@ -381,7 +391,7 @@ std::string compress_guide_markdown(const CompressReport& r, const CompressInfo&
       "`kvscope compress` asks one question of every method: if the cache is compressed this "
       "way, how far does the model's prediction of the next token move? Model: `{}`; text: {}.\n\n"
       "## How the numbers were made\n\n"
-      "The text was cut into {} windows of {} + {} + 1 tokens. For each window the model read "
+      "The text was cut into {} of {} + {} + 1 tokens. For each window the model read "
       "the first {} tokens (the *context*) once. Every method then got its own copy of that "
       "cache, changed it (evicted entries, or rounded them and wrote the rounded values back), "
       "and the next {} tokens were fed in one piece at their true positions, so nothing moved: "
@@ -404,13 +414,15 @@ std::string compress_guide_markdown(const CompressReport& r, const CompressInfo&
       "code, scale, zero point and full-precision entry, with the uncompressed cache at fp16 "
       "(2 bytes per value, {} bytes here). Eviction keeps the same number of tokens in every "
       "layer and KV head.\n\n",
-      info.model, info.text, r.windows, r.context, r.continuation, r.context, r.continuation,
-      r.continuation, r.scored, r.ppl_ref, r.fp16_bytes);
+      info.model, info.text, windows_text(r.windows), r.context, r.continuation, r.context,
+      r.continuation, r.continuation, r.scored, r.ppl_ref, r.fp16_bytes);
   s += fmt::format(
       "## compression_pareto.{}\n\n"
       "Left: mean KL (log scale) against the size of the context cache as a share of fp16. "
       "Each coloured line is one eviction rule at the budgets asked for (more eviction, further "
-      "left); dark diamonds are the quantizers, labelled. Lower and further left is better; the "
+      "left); dark diamonds are the quantizers, labelled. A method that changed nothing (KL 0, "
+      "such as `full`) has no place on a log axis and shows in the right panel only. Lower and "
+      "further left is better; the "
       "methods on the lower-left edge are the ones worth their memory. Right: the same methods' "
       "top-1 agreement, where higher is better. When two methods have the same size, compare "
       "their heights: at this length and model a factor of ten in KL is a real difference, a "
