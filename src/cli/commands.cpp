@@ -7,6 +7,7 @@ void add_commands(CLI::App& app) {
   add_generate_command(app);
   add_dump_command(app);
   add_analyze_command(app);
+  add_compress_command(app);
 }
 
 }  // namespace kvscope::cli

@@ -14,5 +14,6 @@ void add_info_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_dump_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
+void add_compress_command(CLI::App& app);
 
 }  // namespace kvscope::cli

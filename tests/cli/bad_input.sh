@@ -182,6 +182,38 @@ expect_bad "analyze: --out is not made before the checks" "--layer 99 is out of 
   "$bin" analyze --model "$fixture" --layer 99 --out "$work/never-made"
 [ -e "$work/never-made" ] && { echo "FAIL analyze left an empty --out folder"; failures=$((failures + 1)); }
 # --- end hardening ---
+# --- kvscope compress (the tiny GPT-2 has 64 positions, head_dim 16) ---
+words=$(printf 'the keeper lit the lamp and wrote the weather in a book %.0s' $(seq 1 20))
+cmp() { "$bin" compress --model "$fixture" --context 24 --continuation 8 --windows 2 --out "$work/cmp" "$@"; }
+expect_bad "compress: unknown method" "unknown method 'lru' \(in 'window\+lru'\); known: full, window, streaming_llm" -- \
+  cmp --prompt "$words" --methods window+lru
+expect_bad "compress: budget out of range" "budget 1.5 is out of range" -- cmp --prompt "$words" --methods window --budgets 1.5
+expect_bad "compress: budget keeps nothing" "budget 0.99 keeps 0 of 24 context tokens" -- \
+  cmp --prompt "$words" --methods window --budgets 0.99
+expect_bad "compress: negative budget" "budget -0.5 is out of range" -- cmp --prompt "$words" --methods window --budgets=-0.5
+expect_bad "compress: token budget above the context" "budget 30 keeps more tokens than the context of 24" -- \
+  cmp --prompt "$words" --methods window --budgets 30
+expect_bad "compress: context + continuation too long" \
+  "--context 60 \+ --continuation 8 = 68 tokens is longer than the model's context of 64" -- \
+  "$bin" compress --model "$fixture" --prompt "$words" --context 60 --continuation 8 --windows 1 --out "$work/cmp"
+expect_bad "compress: text too short" "the text is too short: it has [0-9]+ tokens; 2 windows of 24 \+ 8 \+ 1 need 66" -- \
+  cmp --prompt "the keeper lit the lamp" --methods window
+expect_bad "compress: empty text" "the text is empty" -- cmp --prompt "" --methods window
+: >"$work/empty.txt"
+expect_bad "compress: empty text file" "the text is empty" -- cmp --text-file "$work/empty.txt" --methods window
+expect_bad "compress: missing text file" "--text-file .*nope.txt: cannot read the file" -- cmp --text-file "$work/nope.txt"
+expect_bad "compress: block format needs head_dim % 32" "q4_0 needs a head_dim that is a multiple of 32; this model's is 16" -- \
+  cmp --prompt "$words" --methods q4_0
+expect_bad "compress: sensitivity without budget" "give a budget as METHOD@BUDGET" -- \
+  cmp --prompt "$words" --methods int4-token --sensitivity window
+expect_bad "compress: layer out of range" "--layer 5 is out of range: the model has 2 layers" -- \
+  cmp --prompt "$words" --methods int4-token --sensitivity window@0.5 --layer 5
+expect_bad "compress: unknown figure format" "--format gif: expected png, svg or pdf" -- cmp --prompt "$words" --format gif
+echo "not a folder" >"$work/a-file"
+expect_bad "compress: unwritable --out" "--out .*a-file/out: cannot create the folder" -- \
+  "$bin" compress --model "$fixture" --prompt "$words" --context 24 --continuation 8 --windows 2 --methods window --out "$work/a-file/out"
+if [ -e "$work/cmp" ]; then echo "FAIL compress left output behind after bad input"; failures=$((failures + 1)); fi
+# --- end kvscope compress ---
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures bad-input case(s) failed"

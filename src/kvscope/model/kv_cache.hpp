@@ -62,8 +62,19 @@ class KvCache {
   void reserve_more(int n);
   // Marks `n` more positions as filled (the forward pass wrote them).
   void advance(int n) { length_ += n; }
-  // Drops every token at or after `len` (for re-running a suffix).
+  // Drops every token at or after `len` (for re-running a suffix), and their eviction flags.
   void truncate(int len);
+
+  // Eviction, for the compression lab: an evicted entry stays in the slab (positions never
+  // shift), but attention gives its key probability exactly 0. Per layer, KV head, position.
+  void evict(int l, int g, int t);
+  bool evicted(int l, int g, int t) const {
+    const auto& f = evicted_[static_cast<size_t>(l)];
+    const size_t i =
+        static_cast<size_t>(g) * static_cast<size_t>(capacity_) + static_cast<size_t>(t);
+    return i < f.size() && f[i] != 0;
+  }
+  bool has_evictions(int l) const { return n_evicted_[static_cast<size_t>(l)] > 0; }
 
  private:
   size_t index(int g, int t) const {
@@ -71,6 +82,8 @@ class KvCache {
            static_cast<size_t>(head_dim_);
   }
   std::vector<KvLayer> layers_;
+  std::vector<std::vector<uint8_t>> evicted_;  // [n_layer][G, capacity] flags, empty until used
+  std::vector<int64_t> n_evicted_;             // [n_layer] flags set
   int n_kv_head_ = 0;
   int head_dim_ = 0;
   int capacity_ = 0;

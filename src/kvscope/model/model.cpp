@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <numbers>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -246,6 +247,7 @@ struct Pass {
     const float scale = 1.0f / std::sqrt(static_cast<float>(D));
     const int group = H / G;
     const int window = c.layer(l).window;
+    const bool evicting = cache.has_evictions(l);
     if (own_kernel) {
       rs.packed_keys.resize(static_cast<size_t>(G));
 #pragma omp parallel for if (int64_t{T} * kd > (1 << 16))
@@ -292,7 +294,11 @@ struct Pass {
       for (int r = 0; r < rows; ++r) {
         const int last = p0 + i0 + r;  // attends to positions first..last
         const int first = window > 0 ? std::max(0, last - window + 1) : 0;
-        softmax_row(S + static_cast<size_t>(r) * lds, first, last, Tb);
+        float* row = S + static_cast<size_t>(r) * lds;
+        if (evicting)
+          softmax_row(row, first, last, Tb, [&](int j) { return cache.evicted(l, g, j); });
+        else
+          softmax_row(row, first, last, Tb, [](int) { return false; });
       }
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S, 1, 0.0f, O, 1);
@@ -304,8 +310,12 @@ struct Pass {
   }
 
   // s[first..last] = softmax of themselves; everything else up to Tb is zero (masked: zero for
-  // the product with V, and a pattern row is zero there).
-  static void softmax_row(float* s, int first, int last, int Tb) {
+  // the product with V, and a pattern row is zero there). Keys the compression lab evicted
+  // (KvCache::evict) stay out of the max and the sum and get probability exactly 0.
+  template <class Evicted>
+  static void softmax_row(float* s, int first, int last, int Tb, Evicted&& evicted) {
+    for (int j = first; j <= last; ++j)
+      if (evicted(j)) s[j] = -std::numeric_limits<float>::infinity();
     float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
     for (int j = first; j <= last; ++j) mx = std::max(mx, s[j]);
@@ -315,6 +325,8 @@ struct Pass {
       s[j] = fast_exp(s[j] - mx);
       sum += s[j];
     }
+    for (int j = first; j <= last; ++j)
+      if (evicted(j)) sum -= std::exchange(s[j], 0.0f);  // fast_exp(-inf) is tiny, not 0
     const float inv = 1.0f / sum;
     for (int j = first; j <= last; ++j) s[j] *= inv;
     for (int j = 0; j < first; ++j) s[j] = 0.0f;

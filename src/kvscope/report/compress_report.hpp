@@ -1,0 +1,40 @@
+// The compression lab's output (kvscope compress): results.json, results.csv, the figures
+// compression_pareto, compression_kl_distribution and (with --sensitivity)
+// compression_sensitivity, a guide to reading them, and the table printed on stdout. Every
+// file is written atomically.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kvscope/analysis/compress_experiment.hpp"
+
+namespace kvscope::report {
+
+struct CompressInfo {
+  std::string model;  // as the user named it
+  std::string text;   // the text file, or "--prompt"
+  std::string ext = "png";
+};
+
+nlohmann::json compress_results_json(const analysis::CompressReport& r, const CompressInfo& info);
+std::string compress_results_csv(const analysis::CompressReport& r);
+std::string compress_sensitivity_csv(const analysis::CompressReport& r);
+// A fixed-width table, one row per result, sorted as run.
+std::string compress_table_text(const analysis::CompressReport& r);
+std::string compress_guide_markdown(const analysis::CompressReport& r, const CompressInfo& info);
+
+void draw_compression_pareto(const analysis::CompressReport& r, const std::string& path);
+void draw_compression_kl_distribution(const analysis::CompressReport& r, const std::string& path);
+void draw_compression_sensitivity(const analysis::CompressReport& r, const std::string& path);
+
+// Writes every file into dir (which must exist); returns the paths written. progress is
+// called before each file with its name.
+std::vector<std::string> write_compress_report(
+    const analysis::CompressReport& r, const CompressInfo& info, const std::string& dir,
+    const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace kvscope::report
