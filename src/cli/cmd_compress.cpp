@@ -132,7 +132,15 @@ void add_compress_command(CLI::App& app) {
     const analysis::CompressPlan plan = analysis::plan_compress(o->run, cfg);
     const std::vector<int32_t> ids = m.tokenizer.encode(text, true);
     capture::check_protocol(plan.protocol, cfg, static_cast<int64_t>(ids.size()));
-    report::prepare_output_dir(o->out);
+    // The folder's messages name the option field "out"; here it is the flag.
+    auto output_folder = [&] {
+      try {
+        return report::compress_output_folder(o->out);
+      } catch (const BadInput& e) {
+        throw BadInput("--" + std::string(e.what()));
+      }
+    };
+    AtomicFolder out = output_folder();
 
     const analysis::CompressReport rep =
         analysis::run_compress(m, ids, plan, o->run, [&](int64_t done, int64_t total) {
@@ -145,7 +153,7 @@ void add_compress_command(CLI::App& app) {
                           plan.protocol.windows));
         });
     const std::vector<std::string> files = report::write_compress_report(
-        rep, info, o->out, [&](const std::string& f) { say(fmt::format("writing {}", f)); });
+        rep, info, out, [&](const std::string& f) { say(fmt::format("writing {}", f)); });
     if (tty) std::fprintf(stderr, "\r\033[K");
     std::fputs(report::compress_table_text(rep).c_str(), stdout);
     fmt::print(

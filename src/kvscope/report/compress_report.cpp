@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "kvscope/io/atomic_file.hpp"
+#include "kvscope/atomic_file.hpp"
 #include "kvscope/plot/figure.hpp"
 #include "kvscope/report/metrics.hpp"
 
@@ -458,24 +458,39 @@ std::string compress_guide_markdown(const CompressReport& r, const CompressInfo&
   return s;
 }
 
+AtomicFolder compress_output_folder(const std::string& dir) {
+  return AtomicFolder(
+      dir,
+      [](const std::string& name) {
+        return name == "results.json" || name == "results.csv" || name == "sensitivity.csv" ||
+               name.rfind("compression_", 0) == 0;
+      },
+      "out");
+}
+
 std::vector<std::string> write_compress_report(
-    const CompressReport& r, const CompressInfo& info, const std::string& dir,
+    const CompressReport& r, const CompressInfo& info, AtomicFolder& out,
     const std::function<void(const std::string&)>& progress) {
+  // The folder appears whole, with this run's files only (atomic_file.hpp): a failed or
+  // interrupted run leaves the previous one as it was.
+  const std::string& dir = out.final_path();
+  out.create();
   std::vector<std::string> written;
   auto at = [&](const std::string& name) {
     if (progress) progress(name);
     written.push_back(dir + "/" + name);
-    return written.back();
+    return out.path_of(name);
   };
-  io::write_file_atomic(at("results.json"), compress_results_json(r, info).dump(1) + "\n");
-  io::write_file_atomic(at("results.csv"), compress_results_csv(r));
+  write_file_atomic(at("results.json"), compress_results_json(r, info).dump(1) + "\n");
+  write_file_atomic(at("results.csv"), compress_results_csv(r));
   if (!r.sensitivity_method.empty())
-    io::write_file_atomic(at("sensitivity.csv"), compress_sensitivity_csv(r));
+    write_file_atomic(at("sensitivity.csv"), compress_sensitivity_csv(r));
   draw_compression_pareto(r, at("compression_pareto." + info.ext));
   draw_compression_kl_distribution(r, at("compression_kl_distribution." + info.ext));
   if (!r.sensitivity_method.empty())
     draw_compression_sensitivity(r, at("compression_sensitivity." + info.ext));
-  io::write_file_atomic(at("compression_guide.md"), compress_guide_markdown(r, info));
+  write_file_atomic(at("compression_guide.md"), compress_guide_markdown(r, info));
+  out.commit();
   return written;
 }
 

@@ -4,6 +4,8 @@
 // file is written atomically.
 #pragma once
 
+#include "kvscope/atomic_file.hpp"
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -31,10 +33,13 @@ void draw_compression_pareto(const analysis::CompressReport& r, const std::strin
 void draw_compression_kl_distribution(const analysis::CompressReport& r, const std::string& path);
 void draw_compression_sensitivity(const analysis::CompressReport& r, const std::string& path);
 
-// Writes every file into dir (which must exist); returns the paths written. progress is
+// The output folder, checked now (BadInput when it cannot be one) and created by
+// write_compress_report; it holds only this run's files once committed.
+AtomicFolder compress_output_folder(const std::string& dir);
+// Writes every file into `out` and commits it; returns the final paths written. progress is
 // called before each file with its name.
 std::vector<std::string> write_compress_report(
-    const analysis::CompressReport& r, const CompressInfo& info, const std::string& dir,
-    const std::function<void(const std::string&)>& progress = {});
+    const analysis::CompressReport& r, const CompressInfo& info, AtomicFolder& out,
+    const std::function<void(const std::string&)>& progress);
 
 }  // namespace kvscope::report
