@@ -14,7 +14,8 @@
 # the sdist carries no git history, so llama-bench itself reports build_commit "unknown"),
 # and the path of the binary, which is OUT_DIR/bin/llama-bench (a link into the build). Also
 # builds OUT_DIR/bin/llama-system-info from bench/llama_system_info.c: llama.cpp's CPU feature
-# line, which llama-bench does not print.
+# line, which llama-bench does not print; and OUT_DIR/bin/llama-cpp-version.txt, the version
+# line, which bench/run_llama_cpp_compare.sh prints.
 #
 # Environment: JOBS (parallel compile jobs, default 2), NICE (niceness, default 10), PIP
 # (default: python3 -m pip), LLAMA_CPP_PYTHON_VERSION (default: the pinned version below;
@@ -120,5 +121,5 @@ fi
 mkdir -p "$out/bin"
 ln -sfn "$bin" "$out/bin/llama-bench"
 ln -sfn "$sysinfo" "$out/bin/llama-system-info"
-echo "llama-cpp-python $version, llama.cpp commit $commit"
+echo "llama-cpp-python $version, llama.cpp commit $commit" | tee "$out/bin/llama-cpp-version.txt"
 echo "llama-bench: $out/bin/llama-bench"

@@ -5,7 +5,7 @@
 
 DIR holds llama.jsonl (llama-bench -o jsonl lines, with "run"), kvscope.jsonl (engine_bench
 --json lines, with "run"), machine.json (machine_bench --json), info.txt (`kvscope info`) and
-llama_features.txt. Each speed is given as the median of the runs with its range; each ratio
+llama_features.txt and llama_version.txt. Each speed is given as the median of the runs with its range; each ratio
 is kvscope over llama.cpp within one run (both measured back to back), as the median and range
 over the runs. Standard library only.
 """
@@ -86,7 +86,12 @@ def main():
             feat = f.read().strip()
     except OSError:
         feat = "?"
-    print(f"llama.cpp    build {first_ll.get('build_commit', '?')}, backends "
+    try:
+        with open(os.path.join(d, "llama_version.txt")) as f:
+            version = f.read().strip()
+    except OSError:
+        version = f"build {first_ll.get('build_commit', '?')}"
+    print(f"llama.cpp    {version}, backends "
           f"{first_ll.get('backends', '?')}, type {first_ll.get('model_type', '?')}")
     print(f"             {feat}")
     print()

@@ -24,6 +24,7 @@
 #                    bench/build_llama_cpp.sh makes)
 #   PYTHON           Python 3 for the table (default python3; the standard library suffices)
 #   KEEP=DIR         keep the raw JSON lines in DIR instead of a temporary folder
+#   MIB              buffer size of the bandwidth measurement (default 1024)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -72,7 +73,7 @@ fi
 
 echo "model $gguf ($(stat -c %s "$gguf") bytes), $threads threads, $runs runs, pp $lengths, tg $tg"
 echo "load before: $(uptime)"
-"$machine_bench" --model "$gguf" --json >"$out/machine.json"
+"$machine_bench" --model "$gguf" --mib "${MIB:-1024}" --json >"$out/machine.json"
 if [[ -x "$kvscope" ]]; then
   "$kvscope" info --model "$gguf" >"$out/info.txt" 2>&1 || true
 else
@@ -85,6 +86,13 @@ if [[ -x "$sysinfo" ]]; then
   "$sysinfo" >"$out/llama_features.txt" 2>/dev/null || echo "(llama-system-info failed)" >"$out/llama_features.txt"
 else
   echo "(no $sysinfo)" >"$out/llama_features.txt"
+fi
+
+version_file="$(dirname "$llama_bench")/llama-cpp-version.txt"
+if [[ -f "$version_file" ]]; then
+  cp "$version_file" "$out/llama_version.txt"
+else
+  echo "(no $version_file)" >"$out/llama_version.txt"
 fi
 
 for ((r = 1; r <= runs; r++)); do
