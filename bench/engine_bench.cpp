@@ -295,7 +295,8 @@ int main(int argc, char** argv) {
                  c.vocab_size);
       fmt::print("non-embedding params {:.2f} M; loaded in {:.2f} s; threads {}\n", params / 1e6,
                  load_s, threads);
-      fmt::print("FMA peak {:.1f} GFLOP/s on {} threads\n", peak_gflops, threads);
+      fmt::print("FMA peak {:.1f} GFLOP/s on {} threads; OpenBLAS core {}\n", peak_gflops, threads,
+                 openblas_get_corename());
     }
 
     if (opt.attention_ab) {
@@ -371,6 +372,7 @@ int main(int argc, char** argv) {
                          {"model", opt.model},
                          {"arch", kvscope::model::family_name(c.family)},
                          {"threads", threads},
+                         {"blas_core", openblas_get_corename()},
                          {"tokens", L},
                          {"prefill_s", r.prefill_s},
                          {"prefill_tok_s", L / r.prefill_s},
