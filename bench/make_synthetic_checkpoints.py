@@ -15,6 +15,8 @@ NAME (default: tiny):
                         model.safetensors.index.json (~16 GB).
   llama-1b-q4_0.gguf    Llama-3.2-1B's shape (16 layers, d_model 2048, 32/8 heads of 64,
                         FFN 8192, vocab 128256, tied embeddings), every matrix Q4_0 (~663 MiB).
+  ci-q4_0.gguf          8 layers, d_model 1024, 16/4 heads of 64, FFN 2816, vocab 32000, tied,
+                        Q4_0 (~70 MB; fp32 would be ~490 MB), for tests/cli/memory.sh.
   tiny-q4km.gguf, tiny-q4_0.gguf, tiny-bf16
                         4 layers, d_model 256, 4/2 heads of 64, FFN 512, vocab 2048, in the
                         same three layouts (well under 10 MB each), for smoke tests.
@@ -86,6 +88,11 @@ LLAMA3_8B = Shape(n_layer=32, d_model=4096, n_head=32, n_kv_head=8, head_dim=128
 LLAMA_1B = Shape(n_layer=16, d_model=2048, n_head=32, n_kv_head=8, head_dim=64, d_ff=8192,
                  vocab=128256, n_special=256, n_ctx=131072, rope_theta=500000.0, tied=True,
                  llama3_rope=True, name="Llama-3.2-1B shape (random weights)")
+# Big enough that an fp32 copy of its weights (~490 MB) stands far above its file (~70 MB), small
+# enough to make and run in a test: tests/cli/memory.sh bounds kvscope's peak memory on it.
+CI_SIZE = Shape(n_layer=8, d_model=1024, n_head=16, n_kv_head=4, head_dim=64, d_ff=2816,
+                vocab=32000, n_special=8, n_ctx=2048, rope_theta=500000.0, tied=True,
+                llama3_rope=False, name="test-sized Llama shape (random weights)")
 TINY = Shape(n_layer=4, d_model=256, n_head=4, n_kv_head=2, head_dim=64, d_ff=512, vocab=2048,
              n_special=8, n_ctx=4096, rope_theta=500000.0, tied=False, llama3_rope=True,
              name="tiny Llama shape (random weights)")
@@ -95,6 +102,7 @@ CHECKPOINTS = {
     "llama3-8b-q4km.gguf": (LLAMA3_8B, "q4km"),
     "llama3-8b-bf16": (LLAMA3_8B, "bf16"),
     "llama-1b-q4_0.gguf": (LLAMA_1B, "q4_0"),
+    "ci-q4_0.gguf": (CI_SIZE, "q4_0"),
     "tiny-q4km.gguf": (TINY, "q4km"),
     "tiny-q4_0.gguf": (TINY, "q4_0"),
     "tiny-bf16": (TINY, "bf16"),

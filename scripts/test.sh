@@ -7,10 +7,11 @@ bash scripts/setup.sh
 jobs=$(nproc)
 
 # numpy and safetensors for the command-line test that recomputes metrics.json
-# (tests/oracle/check_metrics.py); a virtual environment inside build/, made once.
-if [ ! -x build/venv-test/bin/python ] || ! build/venv-test/bin/python -c "import numpy, safetensors" 2>/dev/null; then
+# (tests/oracle/check_metrics.py), gguf for the one that makes a test model and bounds peak
+# memory on it (tests/cli/memory.sh); a virtual environment inside build/, made once.
+if [ ! -x build/venv-test/bin/python ] || ! build/venv-test/bin/python -c "import numpy, safetensors, gguf" 2>/dev/null; then
   python3 -m venv build/venv-test
-  build/venv-test/bin/python -m pip install --quiet --disable-pip-version-check numpy safetensors
+  build/venv-test/bin/python -m pip install --quiet --disable-pip-version-check numpy safetensors gguf==0.19.0
 fi
 export KVSCOPE_PYTHON=$PWD/build/venv-test/bin/python
 
