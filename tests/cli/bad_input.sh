@@ -128,6 +128,22 @@ expect_bad "tokenizer.json is a FIFO" "tokenizer.json: not a regular file \(a FI
 expect_bad "dump --attention over the memory budget" \
   "capturing [0-9]+ tokens needs .*attention patterns .*more than the memory budget of 1.0 KB \(KVSCOPE_MEMORY_LIMIT\): capture without attention" -- \
   env KVSCOPE_MEMORY_LIMIT=1000 "$bin" dump --model "$fixture" --prompt "hello there" --attention --out "$work/att.safetensors"
+# A checkpoint whose weights could not stay in memory: one F32 tensor of 2^38 bytes (256 GiB) in
+# a sparse file, refused from the file's index before a page of it is read.
+d=$(model_copy huge-weights)
+python3 - "$d/model.safetensors" <<'PY'
+import json, struct, sys
+n = 1 << 36  # floats
+header = json.dumps({"big": {"dtype": "F32", "shape": [n], "data_offsets": [0, 4 * n]}}).encode()
+header += b" " * (-len(header) % 8)
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header)
+    f.truncate(8 + len(header) + 4 * n)
+PY
+expect_bad "weights larger than the machine's memory, refused before they are read" \
+  "huge-weights: its weights take 27[0-9.]+ GB as stored, more than this machine's [0-9.]+ [GT]B of memory: use a smaller or more strongly quantized model" -- \
+  "$bin" info --model "$d"
+rm -f "$d/model.safetensors"
 expect_bad "generate -n 2147483647 over the memory budget" \
   "generating [0-9]+ tokens after a prompt of [0-9]+ needs .*cache .*more than .*: generate fewer tokens" -- \
   env KVSCOPE_MEMORY_LIMIT=20K "$bin" generate --model "$fixture" --prompt "hi" -n 2147483647

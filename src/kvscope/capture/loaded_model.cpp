@@ -6,9 +6,11 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <type_traits>
 
 #include <fmt/format.h>
 
+#include "kvscope/capture/memory_budget.hpp"
 #include "kvscope/error.hpp"
 #include "kvscope/io/gguf.hpp"
 #include "kvscope/io/json_file.hpp"
@@ -23,6 +25,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Weights are memory-mapped, not allocated, but a model whose tensors exceed the machine's
+// memory would be read from disk again for every token: refused before a page is touched.
+template <class Tensors>
+void check_weights_fit(const std::string& path, const Tensors& tensors) {
+  double bytes = 0;
+  for (const auto& t : tensors) {
+    if constexpr (std::is_pointer_v<std::decay_t<decltype(t)>>)
+      bytes += static_cast<double>(t->nbytes);
+    else
+      bytes += static_cast<double>(t.nbytes);
+  }
+  require_weights_fit(bytes, path);
+}
+
 LoadedModel load_hf_folder(const std::string& spec, const std::string& dir) {
   const std::string config_path = (fs::path(dir) / "config.json").string();
   if (!fs::exists(config_path))
@@ -34,6 +50,7 @@ LoadedModel load_hf_folder(const std::string& spec, const std::string& dir) {
       [&set](std::string_view name) { return set->find(name); },
       files.size() == 1 ? files[0] : (fs::path(dir) / "model.safetensors.index.json").string(),
       set};
+  check_weights_fit(dir, set->tensors());
   model::Weights weights = model::load_weights(config, src, model::WeightNaming::HuggingFace);
   std::map<std::string, int64_t> types;
   for (const io::RawTensor* t : set->tensors()) types[std::string(io::dtype_name(t->dtype))]++;
@@ -55,6 +72,7 @@ LoadedModel load_gguf(const std::string& spec, const std::string& path) {
   const io::GgufFile& g = *file;
   model::Config config = model::config_from_gguf(g);
   model::TensorSource src{[&g](std::string_view name) { return g.find(name); }, path, file};
+  check_weights_fit(path, g.tensors());
   model::Weights weights = model::load_weights(config, src, model::WeightNaming::Gguf);
   std::map<std::string, int64_t> types;
   for (const io::RawTensor& t : g.tensors()) types[std::string(io::dtype_name(t.dtype))]++;

@@ -72,7 +72,20 @@ int64_t memory_budget(std::string* source) {
     return avail;
   }
   if (source) *source = "physical memory";
+  return physical_memory();
+}
+
+int64_t physical_memory() {
   return static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+}
+
+void require_weights_fit(double weight_bytes, std::string_view what) {
+  const int64_t ram = physical_memory();
+  if (ram <= 0 || weight_bytes <= static_cast<double>(ram)) return;
+  throw BadInput(fmt::format(
+      "{}: its weights take {} as stored, more than this machine's {} of memory: use a smaller or "
+      "more strongly quantized model",
+      what, bytes_text(weight_bytes), bytes_text(static_cast<double>(ram))));
 }
 
 void require_memory(const std::vector<MemoryPart>& parts, std::string_view what,

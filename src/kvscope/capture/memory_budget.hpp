@@ -17,6 +17,14 @@ namespace kvscope::capture {
 // /proc/meminfo), else the physical memory. `source` (optional) says which.
 int64_t memory_budget(std::string* source = nullptr);
 
+// Bytes of physical memory.
+int64_t physical_memory();
+
+// Weights are memory-mapped, not allocated, so they are held against the machine's physical
+// memory rather than the budget: BadInput "<what>: its weights take 40.0 GB as stored, more
+// than this machine's 24.0 GB of memory: ..." when they could not all stay resident.
+void require_weights_fit(double weight_bytes, std::string_view what);
+
 // One part of a request: what it is and its size in bytes.
 struct MemoryPart {
   std::string name;  // "attention patterns"
