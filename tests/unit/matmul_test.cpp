@@ -174,6 +174,36 @@ TEST(Matmul, TiledProductCrossesPanelBoundaries) {
     }
 }
 
+// Parts of different types writing their own columns of one output (q, k, v of a Q4_K_M
+// file): the same numbers as one product per part, for fused and tiled row counts.
+TEST(Matmul, PartsOfMixedTypesEqualOneProductEach) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int64_t cols = 256;
+  const std::pair<DType, int64_t> spec[] = {{DType::Q4_K, 70}, {DType::Q6_K, 33}, {DType::Q8_0, 5}};
+  std::vector<Matrix> ws;
+  int64_t width = 0;
+  for (const auto& [t, rows] : spec) {
+    ws.push_back(Matrix::from_bytes(t, random_matrix(t, rows, cols, rng), rows, cols));
+    width += rows;
+  }
+  for (int n : {1, 3, 12}) {
+    std::vector<float> x(static_cast<size_t>(n * cols));
+    for (float& v : x) v = u(rng);
+    std::vector<float> one(static_cast<size_t>(n * width), 0.5f), each = one;
+    std::vector<MatmulTarget> targets;
+    int64_t off = 0;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const bool acc = i == 1;  // one part accumulates onto what is there
+      targets.push_back({&ws[i], one.data() + off, width, acc});
+      matmul(each.data() + off, width, x.data(), cols, n, ws[i], acc);
+      off += ws[i].rows();
+    }
+    matmul_parts(targets, x.data(), cols, n);
+    for (size_t i = 0; i < one.size(); ++i) ASSERT_EQ(one[i], each[i]) << "n " << n << " at " << i;
+  }
+}
+
 // GPT-2's Conv1D layout: W stored [in, out]; y = x W.
 TEST(MatmulInMajor, MatchesPlainProductForEveryFloatType) {
   std::mt19937 rng(11);

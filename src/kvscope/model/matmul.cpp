@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -436,6 +437,41 @@ void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Mat
                 static_cast<int>(in), 1.0f, x, static_cast<int>(ldx), p.data(),
                 static_cast<int>(in), beta, y + j0, static_cast<int>(ldy));
   }
+}
+
+void matmul_parts(std::span<const MatmulTarget> parts, const float* x, int64_t ldx, int n) {
+  const bool fused = n < kFusedMaxRows && std::all_of(parts.begin(), parts.end(), [](const auto& p) {
+                       return p.w->f32() == nullptr && matmul_supports(p.w->dtype());
+                     });
+  if (!fused) {
+    for (const MatmulTarget& p : parts) matmul(p.y, p.ldy, x, ldx, n, *p.w, p.accumulate);
+    return;
+  }
+  // One parallel region for all parts: each task is a chunk of one part's rows.
+  std::array<int64_t, 9> first_task{};  // task index where part i starts
+  const size_t np = std::min<size_t>(parts.size(), first_task.size() - 1);
+  int64_t work = 0;
+  for (size_t i = 0; i < np; ++i) {
+    const Matrix& W = *parts[i].w;
+    const int64_t chunk = fused_chunk(W);
+    first_task[i + 1] = first_task[i] + (W.rows() + chunk - 1) / chunk;
+    work += W.rows() * W.cols();
+  }
+  const int64_t tasks = first_task[np];
+#pragma omp parallel for schedule(static) if (work >= (int64_t{1} << 15))
+  for (int64_t t = 0; t < tasks; ++t) {
+    size_t i = 0;
+    while (t >= first_task[i + 1]) ++i;
+    const MatmulTarget& p = parts[i];
+    const Matrix& W = *p.w;
+    const int64_t chunk = fused_chunk(W), j0 = (t - first_task[i]) * chunk;
+    with_codec(W.dtype(), [&](auto codec) {
+      fused_rows<decltype(codec)>(W, j0, std::min(W.rows(), j0 + chunk), x, ldx, n, p.y, p.ldy,
+                                  p.accumulate);
+    });
+  }
+  for (size_t i = np; i < parts.size(); ++i)
+    matmul(parts[i].y, parts[i].ldy, x, ldx, n, *parts[i].w, parts[i].accumulate);
 }
 
 void matmul_in_major(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Matrix& W,

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,16 @@ inline constexpr int kFusedMaxRows = 8;
 // else y is overwritten.
 void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Matrix& W,
             bool accumulate);
+
+// Several products of the same input at once (q, k and v; gate and up): for few rows one
+// parallel region runs every part's fused kernel, so threads meet once instead of per part.
+struct MatmulTarget {
+  const Matrix* w;
+  float* y;  // [n, w->rows()] with rows ldy apart
+  int64_t ldy;
+  bool accumulate;
+};
+void matmul_parts(std::span<const MatmulTarget> parts, const float* x, int64_t ldx, int n);
 
 // The same for W stored [in, out] (GPT-2's Conv1D): y[i, j] (+)= sum_k x[i, k] W[k, j].
 void matmul_in_major(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Matrix& W,

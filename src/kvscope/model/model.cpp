@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -44,6 +45,8 @@ void unpermute_heads(float* y, int64_t ld, int n, int heads, int64_t D) {
 // the projection writes its own columns.
 void linear(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Linear& L,
             bool accumulate = false) {
+  std::array<MatmulTarget, 4> targets;
+  size_t nt = 0;
   for (const LinearPart& p : L.parts) {
     float* yp = y + p.offset;
     const int64_t width = L.in_major ? p.w.cols() : p.w.rows();
@@ -62,10 +65,15 @@ void linear(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Lin
     const bool acc = accumulate || !p.b.empty();
     if (L.in_major)
       matmul_in_major(yp, ldy, x, ldx, n, p.w, acc);
+    else if (nt < targets.size())
+      targets[nt++] = {&p.w, yp, ldy, acc};
     else
       matmul(yp, ldy, x, ldx, n, p.w, acc);
-    if (p.gguf_rope_heads > 0) unpermute_heads(yp, ldy, n, p.gguf_rope_heads, width / p.gguf_rope_heads);
   }
+  matmul_parts(std::span(targets.data(), nt), x, ldx, n);
+  for (const LinearPart& p : L.parts)
+    if (p.gguf_rope_heads > 0)
+      unpermute_heads(y + p.offset, ldy, n, p.gguf_rope_heads, p.w.rows() / p.gguf_rope_heads);
 }
 
 // out[n, d] = norm(x[n, d]) with LayerNorm (w, b) or RMSNorm (w).
