@@ -291,8 +291,8 @@ int main(int argc, char** argv) {
 
     if (!opt.json) {
       fmt::print("model {}: {} ({} layers, d {}, heads {}/{}, head_dim {}, d_ff {}, vocab {})\n",
-                 opt.model, kvscope::model::family_name(c.family), c.n_layer, c.d_model, c.n_head, c.n_kv_head, c.head_dim, c.d_ff,
-                 c.vocab_size);
+                 opt.model, kvscope::model::family_name(c.family), c.n_layer, c.d_model, c.n_head,
+                 c.n_kv_head, c.head_dim, c.d_ff, c.vocab_size);
       fmt::print("non-embedding params {:.2f} M; loaded in {:.2f} s; threads {}\n", params / 1e6,
                  load_s, threads);
       fmt::print("FMA peak {:.1f} GFLOP/s on {} threads; OpenBLAS core {}\n", peak_gflops, threads,

@@ -53,9 +53,9 @@ void report(const char* kind, const char* message) {
 //   the CPU supports. `kvscope info` and the benchmarks print the core that runs.
 const char* better_openblas_core() {
   const std::string_view chosen = openblas_get_corename();
-  for (std::string_view fallback : {"prescott", "core2", "penryn", "dunnington", "nehalem",
-                                    "atom", "katmai", "coppermine", "northwood", "banias",
-                                    "sandybridge", "unknown"}) {
+  for (std::string_view fallback :
+       {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
+        "northwood", "banias", "sandybridge", "unknown"}) {
     if (chosen.size() != fallback.size()) continue;
     bool same = true;
     for (size_t i = 0; i < chosen.size(); ++i)

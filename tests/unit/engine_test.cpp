@@ -164,7 +164,8 @@ TEST(Engine, SlidingWindowLayersAttendOnlyInsideTheirWindow) {
       for (int i = 0; i < n; ++i) {
         double sum = 0.0;
         for (int j = 0; j < n; ++j) {
-          const float v = r.patterns[static_cast<size_t>(l)][static_cast<size_t>((h * n + i) * n + j)];
+          const float v =
+              r.patterns[static_cast<size_t>(l)][static_cast<size_t>((h * n + i) * n + j)];
           const bool visible = j <= i && (l != 1 || j > i - 3);
           if (visible) {
             ASSERT_GT(v, 0.0f) << "layer " << l << " query " << i << " key " << j;

@@ -101,7 +101,8 @@ TEST_P(MatmulMatchesPlainDequantization, EveryRowCountAndLayout) {
     std::vector<float> one(static_cast<size_t>(cols));
     for (int64_t r = 0; r < rows; r += std::max<int64_t>(1, rows / 3)) {
       W.dequantize_rows(r, 1, one.data());
-      for (int64_t k = 0; k < cols; ++k) ASSERT_FLOAT_EQ(one[k], ref_w[r * cols + k]) << r << "," << k;
+      for (int64_t k = 0; k < cols; ++k)
+        ASSERT_FLOAT_EQ(one[k], ref_w[r * cols + k]) << r << "," << k;
     }
 
     for (int n : {1, 2, 3, 5, 7, 8, 9, 20}) {
@@ -139,14 +140,12 @@ TEST_P(MatmulMatchesPlainDequantization, EveryRowCountAndLayout) {
 INSTANTIATE_TEST_SUITE_P(
     Types, MatmulMatchesPlainDequantization,
     ::testing::Values(Case{DType::F32, 40}, Case{DType::F16, 96}, Case{DType::F16, 50},
-                      Case{DType::BF16, 64}, Case{DType::BF16, 71},
-                      Case{DType::Q4_0, 64}, Case{DType::Q4_1, 96}, Case{DType::Q5_0, 32},
-                      Case{DType::Q5_1, 64}, Case{DType::Q8_0, 160}, Case{DType::Q2_K, 256},
-                      Case{DType::Q3_K, 512}, Case{DType::Q4_K, 256}, Case{DType::Q5_K, 512},
-                      Case{DType::Q6_K, 256}),
+                      Case{DType::BF16, 64}, Case{DType::BF16, 71}, Case{DType::Q4_0, 64},
+                      Case{DType::Q4_1, 96}, Case{DType::Q5_0, 32}, Case{DType::Q5_1, 64},
+                      Case{DType::Q8_0, 160}, Case{DType::Q2_K, 256}, Case{DType::Q3_K, 512},
+                      Case{DType::Q4_K, 256}, Case{DType::Q5_K, 512}, Case{DType::Q6_K, 256}),
     [](const auto& info) {
-      return std::string(io::dtype_name(info.param.type)) + "_" +
-             std::to_string(info.param.cols);
+      return std::string(io::dtype_name(info.param.type)) + "_" + std::to_string(info.param.cols);
     });
 
 // A matrix larger than one dequantization panel goes through several tiles.

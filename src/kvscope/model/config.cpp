@@ -106,20 +106,24 @@ void read_layer_types(const Fields& f, const std::string& type, Config& c) {
   if (f.has("layer_types")) {
     const auto& lt = f.json()["layer_types"];
     if (!lt.is_array() || static_cast<int64_t>(lt.size()) != c.n_layer)
-      throw BadInput(fmt::format("{}: field 'layer_types': expected a list of {} layer kinds, got {}",
-                                 f.file(), c.n_layer, io::json_excerpt(lt)));
+      throw BadInput(
+          fmt::format("{}: field 'layer_types': expected a list of {} layer kinds, got {}",
+                      f.file(), c.n_layer, io::json_excerpt(lt)));
     c.layer_specs.assign(lt.size(), LayerSpec{});
     for (size_t l = 0; l < lt.size(); ++l) {
       const std::string kind = lt[l].is_string() ? lt[l].get<std::string>() : "";
       if (kind == "sliding_attention") {
         if (!has_window)
-          throw BadInput(fmt::format("{}: layer {} is a sliding_attention layer but the config has "
-                                     "no 'sliding_window'", f.file(), l));
+          throw BadInput(
+              fmt::format("{}: layer {} is a sliding_attention layer but the config has "
+                          "no 'sliding_window'",
+                          f.file(), l));
         c.layer_specs[l].window = window();
       } else if (kind != "full_attention") {
-        throw BadInput(fmt::format("{}: field 'layer_types[{}]': unknown layer kind {} (known: "
-                                   "full_attention, sliding_attention)",
-                                   f.file(), l, io::json_excerpt(lt[l])));
+        throw BadInput(
+            fmt::format("{}: field 'layer_types[{}]': unknown layer kind {} (known: "
+                        "full_attention, sliding_attention)",
+                        f.file(), l, io::json_excerpt(lt[l])));
       }
     }
     return;
@@ -259,8 +263,8 @@ void validate_config(const Config& c, const std::string& file) {
           fmt::format("{}: {} {} is out of range (1..{})", file, l.name, l.value, l.max));
   }
   if (!c.layer_specs.empty() && static_cast<int64_t>(c.layer_specs.size()) != c.n_layer)
-    throw BadInput(fmt::format("{}: {} layer kinds for {} layers", file, c.layer_specs.size(),
-                               c.n_layer));
+    throw BadInput(
+        fmt::format("{}: {} layer kinds for {} layers", file, c.layer_specs.size(), c.n_layer));
   for (const LayerSpec& s : c.layer_specs)
     if (s.window < 0)
       throw BadInput(fmt::format("{}: sliding window {} is out of range", file, s.window));

@@ -21,10 +21,10 @@ struct RunState {
   RunState(RunState&&) = default;
   RunState& operator=(RunState&&) = default;
 
-  std::vector<float> x, h, qkv, attn, mid;              // [n, d], [n, d], [n, qkv], [n, H D], [n, mlp]
-  std::vector<float> cos, sin;                          // [n, D / 2] RoPE angles
-  std::vector<std::vector<float>> scores;               // per thread: [rows, T] scores
-  std::vector<std::vector<float>> packed_keys;          // per KV head: attention_kernel panels
+  std::vector<float> x, h, qkv, attn, mid;      // [n, d], [n, d], [n, qkv], [n, H D], [n, mlp]
+  std::vector<float> cos, sin;                  // [n, D / 2] RoPE angles
+  std::vector<std::vector<float>> scores;       // per thread: [rows, T] scores
+  std::vector<std::vector<float>> packed_keys;  // per KV head: attention_kernel panels
 };
 
 struct KvLayer {

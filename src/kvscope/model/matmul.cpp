@@ -44,8 +44,8 @@ struct Codec<DType::F16> {
   static void decode(const uint8_t* b, float* y) {
 #ifdef KVSCOPE_AVX2
     for (int k = 0; k < kElems; k += 8)
-      _mm256_storeu_ps(y + k, _mm256_cvtph_ps(_mm_loadu_si128(
-                                 reinterpret_cast<const __m128i*>(b + 2 * k))));
+      _mm256_storeu_ps(
+          y + k, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * k))));
 #else
     for (int k = 0; k < kElems; ++k) {
       uint16_t h;
@@ -73,11 +73,11 @@ struct Codec<DType::BF16> {
     }
   }
 };
-#define KVSCOPE_CODEC(T, E, B, fn)                                                  \
-  template <>                                                                       \
-  struct Codec<DType::T> {                                                          \
-    static constexpr int kElems = E, kBytes = B;                                    \
-    static void decode(const uint8_t* b, float* y) { io::blocks::fn(b, y); }        \
+#define KVSCOPE_CODEC(T, E, B, fn)                                           \
+  template <>                                                                \
+  struct Codec<DType::T> {                                                   \
+    static constexpr int kElems = E, kBytes = B;                             \
+    static void decode(const uint8_t* b, float* y) { io::blocks::fn(b, y); } \
   };
 KVSCOPE_CODEC(Q5_1, 32, 24, block_q5_1)
 KVSCOPE_CODEC(Q2_K, 256, 84, block_q2_k)
@@ -153,8 +153,8 @@ struct Codec<DType::Q5_0> {  // x = (q | hbit << 4) d - 16 d
     const __m256 d = _mm256_set1_ps(df), off = _mm256_set1_ps(-16.0f * df);
     const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
     for (int k = 0; k < 4; ++k) {
-      const __m256i h = _mm256_and_si256(
-          _mm256_set1_epi32(static_cast<int>((qh >> (8 * k)) & 0xffu)), bit);
+      const __m256i h =
+          _mm256_and_si256(_mm256_set1_epi32(static_cast<int>((qh >> (8 * k)) & 0xffu)), bit);
       const __m256i five = _mm256_and_si256(_mm256_cmpeq_epi32(h, bit), _mm256_set1_epi32(16));
       const __m256i v = _mm256_or_si256(_mm256_cvtepu8_epi32(parts[k]), five);
       _mm256_storeu_ps(y + 8 * k, _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), d, off));
@@ -202,7 +202,8 @@ struct Codec<DType::Q6_K> {  // 16 groups of 16: x = d sc (q - 32)
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
       // q1..q4 as bytes 0..63, each for 32 consecutive outputs y[32 k .. 32 k + 31].
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+      q[0] =
+          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
       q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
       q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
@@ -217,11 +218,13 @@ struct Codec<DType::Q6_K> {  // 16 groups of 16: x = d sc (q - 32)
         const __m256 db = _mm256_set1_ps(d * static_cast<float>(sc[2 * k + 1]));
         float* o = y + 32 * k;
         _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), da));
-        _mm256_storeu_ps(o + 8, _mm256_mul_ps(
-                                   _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), da));
+        _mm256_storeu_ps(
+            o + 8,
+            _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), da));
         _mm256_storeu_ps(o + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), db));
-        _mm256_storeu_ps(o + 24, _mm256_mul_ps(
-                                    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), db));
+        _mm256_storeu_ps(
+            o + 24,
+            _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), db));
       }
     }
   }
@@ -233,9 +236,9 @@ struct Codec<DType::Q6_K> {  // 16 groups of 16: x = d sc (q - 32)
 template <class F>
 bool with_codec(DType t, F&& f) {
   switch (t) {
-#define KVSCOPE_CASE(T)       \
-  case DType::T:              \
-    f(Codec<DType::T>{});     \
+#define KVSCOPE_CASE(T)   \
+  case DType::T:          \
+    f(Codec<DType::T>{}); \
     return true;
     KVSCOPE_CASE(F16)
     KVSCOPE_CASE(BF16)
@@ -392,7 +395,8 @@ void Matrix::dequantize_rows(int64_t r0, int64_t n, float* out) const {
     }
   });
   if (!ok)
-    throw Unsupported(fmt::format("weights of type {} cannot be multiplied", io::dtype_name(dtype_)));
+    throw Unsupported(
+        fmt::format("weights of type {} cannot be multiplied", io::dtype_name(dtype_)));
 }
 
 void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Matrix& W,
@@ -402,8 +406,8 @@ void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Mat
   if (const float* w = W.f32()) {
     // OpenBLAS's sgemm with M = 1 is several times slower than its sgemv.
     if (n == 1)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(out), static_cast<int>(in), 1.0f,
-                  w, static_cast<int>(in), x, 1, beta, y, 1);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(out), static_cast<int>(in), 1.0f, w,
+                  static_cast<int>(in), x, 1, beta, y, 1);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, static_cast<int>(out),
                   static_cast<int>(in), 1.0f, x, static_cast<int>(ldx), w, static_cast<int>(in),
@@ -417,8 +421,7 @@ void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Mat
       const int64_t tasks = (out + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (out * in >= (int64_t{1} << 15))
       for (int64_t t = 0; t < tasks; ++t)
-        fused_rows<C>(W, t * chunk, std::min(out, (t + 1) * chunk), x, ldx, n, y, ldy,
-                      accumulate);
+        fused_rows<C>(W, t * chunk, std::min(out, (t + 1) * chunk), x, ldx, n, y, ldy, accumulate);
     });
     if (!ok)
       throw Unsupported(
@@ -426,8 +429,8 @@ void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Mat
     return;
   }
   // Tiles of output rows: dequantize into the panel (in parallel), one sgemm each.
-  const int64_t tile = std::clamp<int64_t>(kPanelFloats / std::max<int64_t>(in, 1) / 16 * 16,
-                                           16, std::max<int64_t>(out, 16));
+  const int64_t tile = std::clamp<int64_t>(kPanelFloats / std::max<int64_t>(in, 1) / 16 * 16, 16,
+                                           std::max<int64_t>(out, 16));
   std::vector<float>& p = panel();
   p.resize(static_cast<size_t>(std::min(tile, out) * in));
   for (int64_t j0 = 0; j0 < out; j0 += tile) {
@@ -440,9 +443,10 @@ void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Mat
 }
 
 void matmul_parts(std::span<const MatmulTarget> parts, const float* x, int64_t ldx, int n) {
-  const bool fused = n < kFusedMaxRows && std::all_of(parts.begin(), parts.end(), [](const auto& p) {
-                       return p.w->f32() == nullptr && matmul_supports(p.w->dtype());
-                     });
+  const bool fused =
+      n < kFusedMaxRows && std::all_of(parts.begin(), parts.end(), [](const auto& p) {
+        return p.w->f32() == nullptr && matmul_supports(p.w->dtype());
+      });
   if (!fused) {
     for (const MatmulTarget& p : parts) matmul(p.y, p.ldy, x, ldx, n, *p.w, p.accumulate);
     return;

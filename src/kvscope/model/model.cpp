@@ -413,8 +413,8 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
     pass.attention_block(l, own_kernel);
     pass.mlp_block(l);
     if (req.resid)
-      res.resid[static_cast<size_t>(l)].assign(pass.rs.x.begin(),
-                                               pass.rs.x.begin() + static_cast<ptrdiff_t>(n) * c.d_model);
+      res.resid[static_cast<size_t>(l)].assign(
+          pass.rs.x.begin(), pass.rs.x.begin() + static_cast<ptrdiff_t>(n) * c.d_model);
   }
   cache.advance(n);
   pass.head(req.all_logits ? n : 1);

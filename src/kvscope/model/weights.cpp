@@ -17,9 +17,32 @@ namespace {
 
 // Where a tensor goes.
 enum class Slot : uint8_t {
-  TokEmb, PosEmb, NormFW, NormFB, LmHead, RopeFreqs,  // once per model
-  Norm1W, Norm1B, Qkv, QkvB, Q, QB, K, KB, V, VB, O, OB,
-  Norm2W, Norm2B, Gate, GateB, Up, UpB, Down, DownB,  // once per layer
+  TokEmb,
+  PosEmb,
+  NormFW,
+  NormFB,
+  LmHead,
+  RopeFreqs,  // once per model
+  Norm1W,
+  Norm1B,
+  Qkv,
+  QkvB,
+  Q,
+  QB,
+  K,
+  KB,
+  V,
+  VB,
+  O,
+  OB,
+  Norm2W,
+  Norm2B,
+  Gate,
+  GateB,
+  Up,
+  UpB,
+  Down,
+  DownB,  // once per layer
 };
 constexpr Slot kFirstLayerSlot = Slot::Norm1W;
 
@@ -30,14 +53,14 @@ enum class Dim : uint8_t { None, d, V, C, Qkv, Qd, Kd, F, HalfD };
 enum class Need : uint8_t {
   Always,
   Optional,
-  LayerNorm,   // NormKind::LayerNorm
-  Learned,     // PosKind::Learned
-  QkvBias,     // qkv_bias
-  OutBias,     // out_bias
-  MlpBias,     // mlp_bias
-  SwiGlu,      // MlpKind::SwiGlu
-  SwiGluBias,  // SwiGLU with mlp_bias
-  Untied,      // !tied_head
+  LayerNorm,           // NormKind::LayerNorm
+  Learned,             // PosKind::Learned
+  QkvBias,             // qkv_bias
+  OutBias,             // out_bias
+  MlpBias,             // mlp_bias
+  SwiGlu,              // MlpKind::SwiGlu
+  SwiGluBias,          // SwiGLU with mlp_bias
+  Untied,              // !tied_head
   UnlessFusedQkv,      // when the file has no fused q|k|v tensor
   UnlessFusedQkvBias,  // ... and qkv_bias
   FusedQkvBias,        // a fused q|k|v tensor and qkv_bias
@@ -208,8 +231,8 @@ int64_t first_non_finite(const io::RawTensor& t) {
     std::memcpy(&h, p + byte, 2);
     return h;
   };
-  int64_t stride = 0, elems = 1;           // bytes and elements per unit checked
-  std::vector<int> f16_fields;             // byte offsets of f16 values within a unit
+  int64_t stride = 0, elems = 1;  // bytes and elements per unit checked
+  std::vector<int> f16_fields;    // byte offsets of f16 values within a unit
   switch (t.dtype) {
     case io::DType::F32: {
       const int64_t n = t.numel();
@@ -278,8 +301,8 @@ class Loader {
   const io::RawTensor* fetch(const TensorRow& row, int l, bool fused_qkv) {
     const std::optional<bool> need = needed(row.need, c_, fused_qkv);
     if (need == false) return nullptr;
-    const std::string name = fmt::format(fmt::runtime(row.name), fmt::arg("p", prefix_),
-                                         fmt::arg("l", l));
+    const std::string name =
+        fmt::format(fmt::runtime(row.name), fmt::arg("p", prefix_), fmt::arg("l", l));
     const io::RawTensor* t = src_.find(name);
     if (!t) {
       if (need == true) throw BadInput(fmt::format("{}: missing tensor '{}'", src_.file, name));
@@ -288,9 +311,8 @@ class Loader {
     std::vector<int64_t> shape = {size_of(row.rows, c_)};
     if (row.cols != Dim::None) shape.push_back(size_of(row.cols, c_));
     if (t->shape != shape)
-      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]",
-                                 src_.file, t->name, fmt::join(t->shape, ", "),
-                                 fmt::join(shape, ", ")));
+      throw BadInput(fmt::format("{}: tensor '{}' has shape [{}], config calls for [{}]", src_.file,
+                                 t->name, fmt::join(t->shape, ", "), fmt::join(shape, ", ")));
     if (!io::dtype_is_float(t->dtype) || !matmul_supports(t->dtype))
       throw BadInput(fmt::format("{}: tensor '{}' has type {}, which kvscope cannot compute with",
                                  src_.file, t->name, io::dtype_name(t->dtype)));
