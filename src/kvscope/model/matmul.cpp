@@ -331,6 +331,37 @@ int64_t fused_chunk(const Matrix& W) {
   return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, W.cols()));
 }
 
+// Parts one fused_products call takes.
+constexpr size_t kMaxFusedParts = 8;
+
+// The fused kernels for every part (at most kMaxFusedParts, each of a block or plain type
+// other than F32, n < kFusedMaxRows) in one parallel region: each task is a chunk of one
+// part's rows.
+void fused_products(std::span<const MatmulTarget> parts, const float* x, int64_t ldx, int n) {
+  std::array<int64_t, kMaxFusedParts + 1> first_task{};  // task index where part i starts
+  const size_t np = parts.size();
+  int64_t work = 0;
+  for (size_t i = 0; i < np; ++i) {
+    const Matrix& W = *parts[i].w;
+    const int64_t chunk = fused_chunk(W);
+    first_task[i + 1] = first_task[i] + (W.rows() + chunk - 1) / chunk;
+    work += W.rows() * W.cols();
+  }
+  const int64_t tasks = first_task[np];
+#pragma omp parallel for schedule(static) if (work >= (int64_t{1} << 15))
+  for (int64_t t = 0; t < tasks; ++t) {
+    size_t i = 0;
+    while (t >= first_task[i + 1]) ++i;
+    const MatmulTarget& p = parts[i];
+    const Matrix& W = *p.w;
+    const int64_t chunk = fused_chunk(W), j0 = (t - first_task[i]) * chunk;
+    with_codec(W.dtype(), [&](auto codec) {
+      fused_rows<decltype(codec)>(W, j0, std::min(W.rows(), j0 + chunk), x, ldx, n, p.y, p.ldy,
+                                  p.accumulate);
+    });
+  }
+}
+
 // The dequantization panel of the calling thread: one per thread, grown once.
 std::vector<float>& panel() {
   static thread_local std::vector<float> p;
@@ -415,17 +446,11 @@ void matmul(float* y, int64_t ldy, const float* x, int64_t ldx, int n, const Mat
     return;
   }
   if (n < kFusedMaxRows) {
-    const bool ok = with_codec(W.dtype(), [&](auto codec) {
-      using C = decltype(codec);
-      const int64_t chunk = fused_chunk(W);
-      const int64_t tasks = (out + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (out * in >= (int64_t{1} << 15))
-      for (int64_t t = 0; t < tasks; ++t)
-        fused_rows<C>(W, t * chunk, std::min(out, (t + 1) * chunk), x, ldx, n, y, ldy, accumulate);
-    });
-    if (!ok)
+    if (!matmul_supports(W.dtype()))
       throw Unsupported(
           fmt::format("weights of type {} cannot be multiplied", io::dtype_name(W.dtype())));
+    const MatmulTarget one{&W, y, ldy, accumulate};
+    fused_products(std::span(&one, 1), x, ldx, n);
     return;
   }
   // Tiles of output rows: dequantize into the panel (in parallel), one sgemm each.
@@ -451,29 +476,8 @@ void matmul_parts(std::span<const MatmulTarget> parts, const float* x, int64_t l
     for (const MatmulTarget& p : parts) matmul(p.y, p.ldy, x, ldx, n, *p.w, p.accumulate);
     return;
   }
-  // One parallel region for all parts: each task is a chunk of one part's rows.
-  std::array<int64_t, 9> first_task{};  // task index where part i starts
-  const size_t np = std::min<size_t>(parts.size(), first_task.size() - 1);
-  int64_t work = 0;
-  for (size_t i = 0; i < np; ++i) {
-    const Matrix& W = *parts[i].w;
-    const int64_t chunk = fused_chunk(W);
-    first_task[i + 1] = first_task[i] + (W.rows() + chunk - 1) / chunk;
-    work += W.rows() * W.cols();
-  }
-  const int64_t tasks = first_task[np];
-#pragma omp parallel for schedule(static) if (work >= (int64_t{1} << 15))
-  for (int64_t t = 0; t < tasks; ++t) {
-    size_t i = 0;
-    while (t >= first_task[i + 1]) ++i;
-    const MatmulTarget& p = parts[i];
-    const Matrix& W = *p.w;
-    const int64_t chunk = fused_chunk(W), j0 = (t - first_task[i]) * chunk;
-    with_codec(W.dtype(), [&](auto codec) {
-      fused_rows<decltype(codec)>(W, j0, std::min(W.rows(), j0 + chunk), x, ldx, n, p.y, p.ldy,
-                                  p.accumulate);
-    });
-  }
+  const size_t np = std::min<size_t>(parts.size(), kMaxFusedParts);
+  fused_products(parts.first(np), x, ldx, n);
   for (size_t i = np; i < parts.size(); ++i)
     matmul(parts[i].y, parts[i].ldy, x, ldx, n, *parts[i].w, parts[i].accumulate);
 }
