@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kvscope/capture/attention_summary.hpp"
 #include "kvscope/tensor.hpp"
 
 namespace kvscope::capture {
@@ -15,6 +16,8 @@ struct LayerCapture {
   Tensor k_pre_rope;  // [kv_heads, seq, head_dim] before RoPE (same as k for GPT-2)
   Tensor v;           // [kv_heads, seq, head_dim]
   Tensor pattern;     // [heads, seq, seq] attention probabilities; empty unless requested
+  AttentionSummary attn;  // attention statistics and pooled maps at any length; empty when
+                          // attention was off
   Tensor resid_post;  // [seq, d_model]; empty unless requested
 };
 
