@@ -48,12 +48,21 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   if (n > cfg.n_ctx)
     throw BadInput(fmt::format(
         "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
-  const bool attention =
-      opt.attention == "on" || (opt.attention == "auto" && n <= opt.attention_max_tokens);
+  const bool attention = opt.attention != "off";
   if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
     throw BadInput("importance attention needs attention patterns: attention must be on");
+  capture::CaptureOptions co{.summary = attention, .chunk = opt.chunk};
+  if (attention && n <= opt.attention_max_tokens) {
+    // Exact maps of what the attention figure draws (all layers and heads unless chosen).
+    auto all_or = [](const std::vector<int>& chosen, int count) {
+      std::vector<int> out = chosen;
+      for (int i = 0; chosen.empty() && i < count; ++i) out.push_back(i);
+      return out;
+    };
+    co.exact = {all_or(ro.attn_layers, cfg.n_layer), all_or(ro.attn_heads, cfg.n_head)};
+  }
   // Every size a user's numbers drive is checked before anything is allocated.
-  capture::check_capture_memory(cfg, n, {.attention = attention});
+  capture::check_capture_memory(cfg, n, co);
   capture::GenerateOptions g;
   g.max_new_tokens = opt.generate;
   g.sampling.temperature = opt.temperature;
@@ -65,7 +74,7 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
 
   stage(fmt::format("running the model over {} tokens...", n));
   auto t0 = Clock::now();
-  r.cap = capture::capture_tokens(m, ids, {.attention = attention});  // checks the context
+  r.cap = capture::capture_tokens(m, ids, co);  // checks the context
   r.cap.prompt = opt.prompt;
   r.forward_s = seconds_since(t0);
 
