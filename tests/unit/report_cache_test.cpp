@@ -218,6 +218,22 @@ TEST(FigureHelpers, PoolBlockIsSmallestThatFits) {
   EXPECT_EQ(fh::pool_block(10, 0), 10);
 }
 
+TEST(FigureHelpers, LongTokenAxesAreAveragedInBinsLabelledByPositions) {
+  std::vector<std::string> toks(2050, "x");
+  const fh::TokenBins b = fh::token_bins(toks);
+  ASSERT_EQ(b.bin, 3);  // 2050 tokens in at most 1024 cells
+  ASSERT_EQ(b.labels.size(), 684u);
+  EXPECT_EQ(b.labels[1], "3-5");
+  EXPECT_EQ(b.labels.back(), "2049-2049");
+  EXPECT_EQ(b.caption("row"), "; each row averages 3 consecutive tokens");
+  EXPECT_EQ(fh::token_bins({"a", "b"}).labels, (std::vector<std::string>{"a", "b"}));
+  // [2, 5] over columns in bins of 2: means of (0,1), (2,3), (4).
+  const std::vector<float> x = {0, 1, 2, 3, 4, 10, 20, 30, 40, 50};
+  EXPECT_EQ(fh::bin_columns(x, 2, 5, 2), (std::vector<float>{0.5f, 2.5f, 4, 15, 35, 50}));
+  // [5, 2] over rows in bins of 2.
+  EXPECT_EQ(fh::bin_rows(x, 5, 2, 2), (std::vector<float>{1, 2, 12, 20, 40, 50}));
+}
+
 TEST(FigureHelpers, RobustHalfrangeUsesPercentilesThenFallsBack) {
   EXPECT_DOUBLE_EQ(fh::robust_halfrange(-2.5, 1.5, 40), 2.5);
   EXPECT_DOUBLE_EQ(fh::robust_halfrange(NAN, NAN, 40), 40);

@@ -89,4 +89,49 @@ double robust_halfrange(double p_lo, double p_hi, double max_abs) {
   return h;
 }
 
+std::string TokenBins::caption(const std::string& axis) const {
+  return bin > 1 ? fmt::format("; each {} averages {} consecutive tokens", axis, bin) : "";
+}
+
+TokenBins token_bins(const std::vector<std::string>& tokens) {
+  TokenBins b;
+  const int64_t S = static_cast<int64_t>(tokens.size());
+  b.bin = pool_block(S, kMaxTokenCells);
+  if (b.bin == 1) {
+    b.labels = tokens;
+    return b;
+  }
+  for (int64_t t = 0; t < S; t += b.bin)
+    b.labels.push_back(fmt::format("{}-{}", t, std::min(S, t + b.bin) - 1));
+  return b;
+}
+
+std::vector<float> bin_columns(std::span<const float> x, int64_t rows, int64_t S, int bin) {
+  const int64_t n = (S + bin - 1) / bin;
+  std::vector<float> out(static_cast<size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      const int64_t t0 = c * bin, t1 = std::min(S, t0 + bin);
+      double sum = 0;
+      for (int64_t t = t0; t < t1; ++t) sum += x[static_cast<size_t>(r * S + t)];
+      out[static_cast<size_t>(r * n + c)] = static_cast<float>(sum / static_cast<double>(t1 - t0));
+    }
+  return out;
+}
+
+std::vector<float> bin_rows(std::span<const float> x, int64_t S, int64_t cols, int bin) {
+  const int64_t n = (S + bin - 1) / bin;
+  std::vector<float> out(static_cast<size_t>(n * cols));
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t t0 = r * bin, t1 = std::min(S, t0 + bin);
+    for (int64_t c = 0; c < cols; ++c) {
+      double sum = 0;
+      for (int64_t t = t0; t < t1; ++t) sum += x[static_cast<size_t>(t * cols + c)];
+      out[static_cast<size_t>(r * cols + c)] =
+          static_cast<float>(sum / static_cast<double>(t1 - t0));
+    }
+  }
+  return out;
+}
+
 }  // namespace kvscope::report::figure_helpers

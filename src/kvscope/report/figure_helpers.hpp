@@ -26,6 +26,23 @@ Tensor max_pool(std::span<const float> x, int64_t rows, int64_t cols, int block)
 // Smallest block so that n cells shrink to at most max_cells (max_cells >= 1).
 int pool_block(int64_t n, int64_t max_cells);
 
+// Token axes of heatmaps over long prompts: above kMaxTokenCells tokens, consecutive tokens
+// are averaged into bins of `bin` (the last bin may be smaller), and each bin is labelled by
+// its positions ("1024-1031") instead of by one token's text.
+inline constexpr int kMaxTokenCells = 1024;
+struct TokenBins {
+  int bin = 1;                      // tokens per cell
+  std::vector<std::string> labels;  // one per cell: the token's text, or "first-last"
+  // "; each row averages 8 consecutive tokens" (empty when bin == 1); `axis` is "row"/"column".
+  std::string caption(const std::string& axis) const;
+};
+TokenBins token_bins(const std::vector<std::string>& tokens);
+
+// x [rows, S] with S tokens along the columns, averaged into bins: [rows, ceil(S / bin)].
+std::vector<float> bin_columns(std::span<const float> x, int64_t rows, int64_t S, int bin);
+// x [S, cols] with S tokens along the rows, averaged into bins: [ceil(S / bin), cols].
+std::vector<float> bin_rows(std::span<const float> x, int64_t S, int64_t cols, int bin);
+
 // Half-range of a symmetric colour scale for signed activations: the larger magnitude of the
 // two given percentiles (e.g. 0.1th and 99.9th), so that a few outlier entries do not wash out
 // the rest; falls back to max_abs when the percentiles are not finite or are both 0, and to

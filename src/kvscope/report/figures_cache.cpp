@@ -471,27 +471,29 @@ plot::Figure build_kv_cache_details(const capture::Capture& cap, const Bundle& b
                               ? fmt::format("head {}", h)
                               : fmt::format("kv head {} (read by query head {} and {} others)", kvh,
                                             h, cap.n_head / cap.n_kv_head - 1);
+  const fh::TokenBins bins = fh::token_bins(token_labels(cap));
   fig.suptitle(fmt::format(
       "Keys and values cached for layer {}, {}\ncolour symmetric about 0, clipped at the layer's "
-      "0.1th / 99.9th percentile",
-      l, head_text));
+      "0.1th / 99.9th percentile{}",
+      l, head_text, bins.caption("row")));
   fig.grid(1, 2);
-  const std::vector<std::string> toks = token_labels(cap);
   for (int part = 0; part < 2; ++part) {
     const bool key = part == 0;
     const Tensor& t = key ? lc.k : lc.v;
     std::span<const float> m(t.data.data() + static_cast<size_t>(kvh) * S * D,
                              static_cast<size_t>(S) * D);
+    const std::vector<float> binned = fh::bin_rows(m, S, D, bins.bin);
     plot::HeatmapStyle hs;
     hs.cmap = "coolwarm";
     hs.norm = plot::Norm::symmetric(layer_halfrange(b, key, l));
     hs.colorbar_label = key ? "key" : "value";
-    hs.y_labels = toks;
+    hs.y_labels = bins.labels;
     plot::Axes& ax = fig.axes(0, part);
-    ax.heatmap(m, S, D, hs);
+    ax.heatmap(binned, static_cast<int64_t>(bins.labels.size()), D, hs);
     ax.title(key ? (cap.has_rope ? "Key states (as cached, after RoPE)" : "Key states")
                  : "Value states");
-    ax.x_label("channel (dimension within the head)").y_label("token");
+    ax.x_label("channel (dimension within the head)")
+        .y_label(bins.bin > 1 ? "token positions" : "token");
   }
   return fig;
 }

@@ -51,20 +51,23 @@ plot::Figure build_head_specialization(const capture::Capture& cap, const Bundle
                                              "key and value norms are equal",
                                              H / cap.n_kv_head)));
   fig.grid(3, att ? 4 : 1);
-  const std::vector<std::string> toks = token_labels(cap);
+  const fh::TokenBins bins = fh::token_bins(token_labels(cap));
   const std::vector<std::string> heads = head_labels(cap);
   for (int part = 0; part < 2; ++part) {
     const bool key = part == 0;
     plot::HeatmapStyle st;
     st.cmap = "viridis";
     st.colorbar_label = key ? "‖k‖₂" : "‖v‖₂";
-    st.x_labels = toks;
+    st.x_labels = bins.labels;
     st.y_labels = heads;
     plot::Axes& ax = fig.axes(part, 0, 1, att ? 4 : 1);
-    ax.heatmap(key ? hs.key_norms : hs.value_norms, st);
-    ax.title(key ? "Key norm per token and head" : "Value norm per token and head")
+    const Tensor& norms = key ? hs.key_norms : hs.value_norms;
+    ax.heatmap(fh::bin_columns(norms.data, H, S, bins.bin), H,
+               static_cast<int64_t>(bins.labels.size()), st);
+    ax.title(fmt::format("{} norm per token and head{}", key ? "Key" : "Value",
+                         bins.caption("column")))
         .y_label("query head");
-    if (part == 1) ax.x_label("token");
+    if (part == 1) ax.x_label(bins.bin > 1 ? "token positions" : "token");
   }
   if (att) {
     // References for attention spread evenly over the causal window 0..i, averaged over i.
@@ -113,8 +116,10 @@ plot::Figure build_head_specialization(const capture::Capture& cap, const Bundle
     st.equal_aspect = true;
     plot::Axes& ax = fig.axes(2, att ? 3 : 0);
     ax.heatmap(hs.similarity, st);
-    ax.title(att ? "Head similarity (attention patterns)"
-                 : "Head similarity (mean key vectors; no attention captured)")
+    const int tile = att ? cap.layers[static_cast<size_t>(hs.layer)].attn.shape.tile() : 1;
+    ax.title(!att        ? "Head similarity (mean key vectors; no attention captured)"
+             : tile == 1 ? "Head similarity (attention patterns)"
+                         : fmt::format("Head similarity (attention maps pooled {0} × {0})", tile))
         .x_label("query head")
         .y_label("query head");
   }
