@@ -124,3 +124,20 @@ void add_info_command(CLI::App& app) {
 }
 
 }  // namespace kvscope::cli
+
+namespace kvscope::cli {
+
+// kvscope models: the models scripts/setup.sh installs, by the names --model accepts.
+void add_models_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("models", "List the installed models --model can name");
+  cmd->callback([]() {
+    for (const InstalledModel& m : installed_model_names()) {
+      const std::optional<std::string> path = find_installed(m.file);
+      fmt::print("{:<14} {:<13} {}\n", m.name, path ? "installed" : "not installed",
+                 m.description);
+      fmt::print("{:<14} {}\n", "", path ? *path : fmt::format("models/{}", m.file));
+    }
+  });
+}
+
+}  // namespace kvscope::cli
