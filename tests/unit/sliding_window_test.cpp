@@ -50,7 +50,9 @@ TEST(SlidingWindow, AttentionIsZeroOutsideTheWindowAndCacheCountsAgree) {
           if (c.window(l) > 0 && !inside) outside += std::fabs(a);
           if (c.window(l) == 0 && j <= i - W) before_window_global += a;
         }
-        if (c.window(l) > 0) EXPECT_NEAR(in_window, 1.0, 1e-5);
+        if (c.window(l) > 0) {
+          EXPECT_NEAR(in_window, 1.0, 1e-5);
+        }
       }
     if (c.window(l) > 0)
       EXPECT_EQ(outside, 0.0) << "layer " << l << " attends outside its window";
