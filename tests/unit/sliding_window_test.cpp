@@ -96,3 +96,17 @@ TEST(SlidingWindow, DecodingPastTheWindowMatchesAFullForward) {
 
 }  // namespace
 }  // namespace kvscope
+
+namespace kvscope {
+namespace {
+
+// The oracle suite finds fixtures by folder; these must not go missing silently.
+TEST(SlidingWindow, WindowAndQkNormFixturesArePresent) {
+  for (const char* name : {"gemma3-tiny", "qwen3-tiny", "mistral-window"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(KVSCOPE_FIXTURES_DIR) / "models" /
+                                        name / "expected.json"))
+        << name;
+}
+
+}  // namespace
+}  // namespace kvscope
