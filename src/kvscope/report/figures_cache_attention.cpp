@@ -148,13 +148,15 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
     const Tensor& pat = cap.layers[static_cast<size_t>(Ls[static_cast<size_t>(r)])].pattern;
     for (int c = 0; c < nc; ++c) {
       const float* src = pat.ptr() + static_cast<size_t>(Hs[static_cast<size_t>(c)]) * S * S;
-      // Keys after the query (masked) become NaN and show as background.
+      // Keys after the query, and on a sliding layer keys older than its window (masked
+      // alike), become NaN and show as background: the window is the visible band.
       std::vector<float> map(src, src + static_cast<size_t>(S) * S);
+      const int W = cap.window(Ls[static_cast<size_t>(r)]);
       float mx = 0;
       for (int i = 0; i < S; ++i)
         for (int j = 0; j < S; ++j) {
           float& v = map[static_cast<size_t>(i) * S + j];
-          if (j > i)
+          if (j > i || (W > 0 && j <= i - W))
             v = NAN;
           else
             mx = std::max(mx, v);
@@ -234,7 +236,9 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
   lt.halign = plot::HAlign::right;
   for (int r = 0; r < nr; ++r)
     ax.text(left - 1.5, top + r * (s + gap) + (s - 1) / 2.0,
-            fmt::format("layer {}", Ls[static_cast<size_t>(r)]), lt);
+            fmt::format("layer {}{}", Ls[static_cast<size_t>(r)],
+                        fh::layer_kind_suffix(cap, Ls[static_cast<size_t>(r)])),
+            lt);
   return fig;
 }
 
