@@ -110,14 +110,13 @@ void add_info_command(CLI::App& app) {
             analysis::kv_cache_bytes_by_layer(windows, c.n_kv_head, t, c.head_dim);
         const int64_t total =
             analysis::kv_cache_bytes_windowed(windows, c.n_kv_head, t, c.head_dim);
-        fmt::print("model's cache  {} at {} tokens (per layer: {} sliding, {} global)\n",
-                   human_bytes(static_cast<double>(total)), t,
-                   human_bytes(static_cast<double>(
-                       by_layer[static_cast<size_t>(kinds.find('L'))])),
-                   kinds.find('G') == std::string::npos
-                       ? std::string("none")
-                       : human_bytes(static_cast<double>(
-                             by_layer[static_cast<size_t>(kinds.find('G'))])));
+        fmt::print(
+            "model's cache  {} at {} tokens (per layer: {} sliding, {} global)\n",
+            human_bytes(static_cast<double>(total)), t,
+            human_bytes(static_cast<double>(by_layer[static_cast<size_t>(kinds.find('L'))])),
+            kinds.find('G') == std::string::npos
+                ? std::string("none")
+                : human_bytes(static_cast<double>(by_layer[static_cast<size_t>(kinds.find('G'))])));
       }
     }
   });
@@ -133,8 +132,7 @@ void add_models_command(CLI::App& app) {
   cmd->callback([]() {
     for (const InstalledModel& m : installed_model_names()) {
       const std::optional<std::string> path = find_installed(m.file);
-      fmt::print("{:<14} {:<13} {}\n", m.name, path ? "installed" : "not installed",
-                 m.description);
+      fmt::print("{:<14} {:<13} {}\n", m.name, path ? "installed" : "not installed", m.description);
       fmt::print("{:<14} {}\n", "", path ? *path : fmt::format("models/{}", m.file));
     }
   });

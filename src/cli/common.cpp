@@ -70,8 +70,8 @@ std::string resolve_model(const std::string& spec) {
   for (const InstalledModel& m : installed_model_names()) {
     if (spec != m.name) continue;
     if (auto path = find_installed(m.file)) return *path;
-    throw BadInput(fmt::format("--model {}: {} is not installed: run scripts/setup.sh", spec,
-                               m.file));
+    throw BadInput(
+        fmt::format("--model {}: {} is not installed: run scripts/setup.sh", spec, m.file));
   }
   return spec;
 }

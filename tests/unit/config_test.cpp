@@ -114,7 +114,9 @@ TEST(Config, RejectsAbsurdAndInconsistentValues) {
   expect_bad(j, "rope scaling 'yarn' is not supported");
   j = llama_json();
   j["model_type"] = "bert";
-  expect_bad(j, "unsupported architecture 'bert'; supported: gemma3, gemma3_text, gpt2, llama, mistral, qwen2, qwen3");
+  expect_bad(j,
+             "unsupported architecture 'bert'; supported: gemma3, gemma3_text, gpt2, llama, "
+             "mistral, qwen2, qwen3");
   j = llama_json();
   j.erase("hidden_size");
   expect_bad(j, "missing field 'hidden_size'");

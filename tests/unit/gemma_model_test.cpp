@@ -97,8 +97,8 @@ TEST_F(GemmaModel, LogitsTopOneMatchTransformersAtEveryPosition) {
   }
   const double range = e["logit_range"];
   RecordProperty("max_abs_logit_diff", std::to_string(max_diff));
-  std::printf("gemma3-270m: max |logit difference| %.3g, logit range %.2f (ratio %.2g)\n",
-              max_diff, range, max_diff / range);
+  std::printf("gemma3-270m: max |logit difference| %.3g, logit range %.2f (ratio %.2g)\n", max_diff,
+              range, max_diff / range);
   EXPECT_LE(max_diff, 1e-3 * range);
 }
 

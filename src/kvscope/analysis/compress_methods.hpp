@@ -89,8 +89,8 @@ struct MethodInputs {
   const std::vector<float>* inv_freq = nullptr;  // [D / 2], with RoPE
   // [n_layer] each layer's, when layers differ (Gemma 3's sliding layers); else empty.
   std::vector<const std::vector<float>*> inv_freq_by_layer;
-  int only_layer = -1;                           // >= 0: compress this layer only (sensitivity)
-  int only_kv_head = -1;                         // >= 0 (with only_layer): this KV head only
+  int only_layer = -1;    // >= 0: compress this layer only (sensitivity)
+  int only_kv_head = -1;  // >= 0 (with only_layer): this KV head only
 };
 
 struct MethodEffect {

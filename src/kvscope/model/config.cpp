@@ -164,7 +164,8 @@ void read_gemma3_rope(const Fields& f, Config& c) {
           f.file(), key, type));
     return static_cast<float>(rf.number_or("factor", 1.0));
   };
-  if (f.has("rope_scaling")) c.rope_linear_factor = scaling(f.json()["rope_scaling"], "rope_scaling", c.rope_theta);
+  if (f.has("rope_scaling"))
+    c.rope_linear_factor = scaling(f.json()["rope_scaling"], "rope_scaling", c.rope_theta);
   if (f.has("rope_parameters")) {
     const auto& rp = f.json()["rope_parameters"];
     if (rp.is_object() && (rp.contains("full_attention") || rp.contains("sliding_attention"))) {
@@ -201,7 +202,8 @@ void read_gemma3(const Fields& f, Config& c) {
   c.head_dim = to_int(f.integer_or("head_dim", 256), "head_dim", file);
   c.d_ff = geti("intermediate_size");
   c.vocab_size = geti("vocab_size");
-  c.n_ctx = to_int(f.integer_or("max_position_embeddings", 131072), "max_position_embeddings", file);
+  c.n_ctx =
+      to_int(f.integer_or("max_position_embeddings", 131072), "max_position_embeddings", file);
   c.norm_eps = static_cast<float>(f.number_or("rms_norm_eps", 1e-6));
   for (const char* key : {"hidden_activation", "hidden_act"}) {
     if (!f.has(key)) continue;
@@ -213,9 +215,8 @@ void read_gemma3(const Fields& f, Config& c) {
     break;
   }
   if (f.has("attn_logit_softcapping"))
-    throw Unsupported(
-        fmt::format("{}: field 'attn_logit_softcapping': attention softcapping is not supported",
-                    file));
+    throw Unsupported(fmt::format(
+        "{}: field 'attn_logit_softcapping': attention softcapping is not supported", file));
   c.norm = NormKind::RmsNorm;
   c.mlp = MlpKind::GeGlu;
   c.qk_norm = true;
@@ -224,8 +225,8 @@ void read_gemma3(const Fields& f, Config& c) {
   c.embed_scale = std::sqrt(static_cast<float>(c.d_model));
   const double qscale = f.number_or("query_pre_attn_scalar", 256.0);
   if (!(qscale > 0.0) || !std::isfinite(qscale))
-    throw BadInput(fmt::format(
-        "{}: field 'query_pre_attn_scalar': value {} must be positive", file, qscale));
+    throw BadInput(
+        fmt::format("{}: field 'query_pre_attn_scalar': value {} must be positive", file, qscale));
   c.attn_scale = static_cast<float>(1.0 / std::sqrt(qscale));
   c.final_logit_softcap = static_cast<float>(f.number_or("final_logit_softcapping", 0.0));
   if (!(c.final_logit_softcap >= 0.0f) || !std::isfinite(c.final_logit_softcap))
@@ -233,14 +234,16 @@ void read_gemma3(const Fields& f, Config& c) {
                                file, c.final_logit_softcap));
   c.qkv_bias = c.out_bias = f.boolean_or("attention_bias", false);
   if (c.qkv_bias)
-    throw Unsupported(fmt::format("{}: field 'attention_bias': gemma3 with attention biases is "
-                                  "not supported",
-                                  file));
+    throw Unsupported(
+        fmt::format("{}: field 'attention_bias': gemma3 with attention biases is "
+                    "not supported",
+                    file));
   c.tied_head = f.boolean_or("tie_word_embeddings", true);
   c.bos_id = f.token_id_or("bos_token_id", 2);
   c.eos_id = f.token_id_or("eos_token_id", 1);
   if (c.n_layer <= 0 || c.n_layer > 1024)
-    throw BadInput(fmt::format("{}: number of layers {} is out of range (1..1024)", file, c.n_layer));
+    throw BadInput(
+        fmt::format("{}: number of layers {} is out of range (1..1024)", file, c.n_layer));
   // Layer kinds: layer_types, or every `sliding_window_pattern`-th layer global (default 6).
   if (f.has("layer_types")) {
     read_layer_types(f, "gemma3_text", c);
@@ -257,7 +260,8 @@ void read_gemma3(const Fields& f, Config& c) {
                                  file, w, INT32_MAX));
     c.layer_specs.assign(static_cast<size_t>(c.n_layer), LayerSpec{});
     for (int l = 0; l < c.n_layer; ++l)
-      if ((l + 1) % pattern != 0) c.layer_specs[static_cast<size_t>(l)].window = static_cast<int>(w);
+      if ((l + 1) % pattern != 0)
+        c.layer_specs[static_cast<size_t>(l)].window = static_cast<int>(w);
   }
   read_gemma3_rope(f, c);
 }
@@ -330,9 +334,7 @@ Config config_from_hf_json(const nlohmann::json& j, const std::string& file) {
     Fields tf(j["text_config"], file);
     read_gemma3(tf, c);
   } else if (type == "llama" || type == "mistral" || type == "qwen2" || type == "qwen3") {
-    c.family = type == "qwen2"   ? Family::Qwen2
-               : type == "qwen3" ? Family::Qwen3
-                                 : Family::Llama;
+    c.family = type == "qwen2" ? Family::Qwen2 : type == "qwen3" ? Family::Qwen3 : Family::Llama;
     c.n_layer = geti("num_hidden_layers");
     c.d_model = geti("hidden_size");
     c.n_head = geti("num_attention_heads");
@@ -418,14 +420,14 @@ void validate_config(const Config& c, const std::string& file) {
         fmt::format("{}: rope_theta {} must be positive and finite", file, c.rope_theta));
   for (const LayerSpec& s : c.layer_specs)
     if (s.rope_theta != 0.0f && !(s.rope_theta > 0.0f && std::isfinite(s.rope_theta)))
-      throw BadInput(fmt::format("{}: local rope base {} must be positive and finite", file,
-                                 s.rope_theta));
+      throw BadInput(
+          fmt::format("{}: local rope base {} must be positive and finite", file, s.rope_theta));
   if (!(c.rope_linear_factor > 0.0f) || !std::isfinite(c.rope_linear_factor))
     throw BadInput(fmt::format("{}: linear rope scaling factor {} must be positive and finite",
                                file, c.rope_linear_factor));
   if (c.attn_scale != 0.0f && !(c.attn_scale > 0.0f && std::isfinite(c.attn_scale)))
-    throw BadInput(fmt::format("{}: attention scale {} must be positive and finite", file,
-                               c.attn_scale));
+    throw BadInput(
+        fmt::format("{}: attention scale {} must be positive and finite", file, c.attn_scale));
   if (c.rope_scaling.llama3 &&
       (!(c.rope_scaling.factor > 0.0f) || c.rope_scaling.original_max_position <= 0 ||
        !(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor)))

@@ -28,7 +28,9 @@ enum class NormKind { LayerNorm, RmsNorm };
 // GeluTanh: down(gelu(up x)); SwiGlu: down(silu(gate x) * up x); GeGlu: down(gelu(gate x) * up x)
 // (tanh GELU).
 enum class MlpKind { GeluTanh, SwiGlu, GeGlu };
-inline bool gated_mlp(MlpKind k) { return k != MlpKind::GeluTanh; }
+inline bool gated_mlp(MlpKind k) {
+  return k != MlpKind::GeluTanh;
+}
 enum class PosKind { Learned, Rope };
 // Which channels RoPE rotates together: Hugging Face's rotate-half layout pairs i with
 // i + head_dim/2 ("NeoX"); llama.cpp's GGUF layout pairs 2i with 2i+1 ("normal").

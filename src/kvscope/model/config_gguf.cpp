@@ -33,28 +33,31 @@ void read_gemma3(const io::GgufFile& g, const std::string& a, Config& c) {
   c.final_logit_softcap =
       static_cast<float>(g.get_float(a + ".final_logit_softcapping").value_or(0.0));
   if (!(c.final_logit_softcap >= 0.0f) || !std::isfinite(c.final_logit_softcap))
-    throw BadInput(fmt::format("{}: metadata '{}.final_logit_softcapping': value {} is out of range",
-                               g.path(), a, c.final_logit_softcap));
+    throw BadInput(
+        fmt::format("{}: metadata '{}.final_logit_softcapping': value {} is out of range", g.path(),
+                    a, c.final_logit_softcap));
   if (!g.get_int(a + ".attention.sliding_window"))
-    throw BadInput(fmt::format("{}: missing metadata key '{}.attention.sliding_window'",
-                               g.path(), a));
+    throw BadInput(
+        fmt::format("{}: missing metadata key '{}.attention.sliding_window'", g.path(), a));
   const int window = int_key(g, a + ".attention.sliding_window");
   if (window <= 0)
-    throw BadInput(fmt::format("{}: metadata '{}.attention.sliding_window': value {} must be positive",
-                               g.path(), a, window));
+    throw BadInput(
+        fmt::format("{}: metadata '{}.attention.sliding_window': value {} must be positive",
+                    g.path(), a, window));
   const int pattern = int_key(g, a + ".attention.sliding_window_pattern", 6);
   if (pattern <= 0)
-    throw BadInput(fmt::format(
-        "{}: metadata '{}.attention.sliding_window_pattern': value {} must be positive", g.path(),
-        a, pattern));
+    throw BadInput(
+        fmt::format("{}: metadata '{}.attention.sliding_window_pattern': value {} must be positive",
+                    g.path(), a, pattern));
   const float local_theta =
       static_cast<float>(g.get_float(a + ".rope.freq_base_swa").value_or(10000.0));
   if (c.n_layer <= 0 || c.n_layer > 1024)
-    throw BadInput(fmt::format("{}: number of layers {} is out of range (1..1024)", g.path(),
-                               c.n_layer));
+    throw BadInput(
+        fmt::format("{}: number of layers {} is out of range (1..1024)", g.path(), c.n_layer));
   c.layer_specs.assign(static_cast<size_t>(c.n_layer), LayerSpec{});
   for (int l = 0; l < c.n_layer; ++l)
-    if ((l + 1) % pattern != 0) c.layer_specs[static_cast<size_t>(l)] = {window, local_theta, false};
+    if ((l + 1) % pattern != 0)
+      c.layer_specs[static_cast<size_t>(l)] = {window, local_theta, false};
 }
 
 }  // namespace

@@ -263,8 +263,8 @@ struct Pass {
         normalize(row + qd, row + qd, lw.k_norm_w, no_bias, G, D, NormKind::RmsNorm, c.norm_eps);
       }
     }
-    const size_t rope_at =
-        c.pos == PosKind::Rope ? static_cast<size_t>(layer_rope[static_cast<size_t>(l)]) * zn * half
+    const size_t rope_at = c.pos == PosKind::Rope
+                               ? static_cast<size_t>(layer_rope[static_cast<size_t>(l)]) * zn * half
                                : 0;
 #pragma omp parallel for if (n > 8)
     for (int i = 0; i < n; ++i) {
@@ -467,8 +467,8 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
   cache.reserve_more(n);
 
   ForwardResult res;
-  Pass pass{c,     weights_, inv_freqs_, layer_rope_, cache, cache.run_state(), req, res, n, p0,
-            p0 + n};
+  Pass pass{c,   weights_, inv_freqs_, layer_rope_, cache, cache.run_state(),
+            req, res,      n,          p0,          p0 + n};
   pass.prepare();
   pass.embed(tokens);
   if (c.pos == PosKind::Rope) pass.rope_angles();

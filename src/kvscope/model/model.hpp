@@ -47,9 +47,13 @@ class Model {
   // RoPE inverse frequencies [D / 2] (after any scaling) of the model's full-attention layers,
   // as the engine uses them; rope_inv_freq(l) those of layer l (Gemma 3's sliding layers have
   // their own base).
-  const std::vector<float>& rope_inv_freq() const { return inv_freqs_.empty() ? kNone : inv_freqs_[0]; }
+  const std::vector<float>& rope_inv_freq() const {
+    return inv_freqs_.empty() ? kNone : inv_freqs_[0];
+  }
   const std::vector<float>& rope_inv_freq(int l) const {
-    return inv_freqs_.empty() ? kNone : inv_freqs_[static_cast<size_t>(layer_rope_[static_cast<size_t>(l)])];
+    return inv_freqs_.empty()
+               ? kNone
+               : inv_freqs_[static_cast<size_t>(layer_rope_[static_cast<size_t>(l)])];
   }
 
  private:

@@ -48,12 +48,12 @@ struct Linear {
 };
 
 struct LayerWeights {
-  std::vector<float> norm1_w, norm1_b;  // [d], [d] (bias only for LayerNorm)
-  Linear qkv;                           // [(H + 2G) * D, d]: columns of q, then k, then v
-  Linear o;                             // [d, H * D]
-  std::vector<float> norm2_w, norm2_b;  // [d], [d]
-  Linear mlp_in;                        // GELU: [F, d]; SwiGLU: [2F, d], gate then up
-  Linear mlp_out;                       // [d, F]
+  std::vector<float> norm1_w, norm1_b;    // [d], [d] (bias only for LayerNorm)
+  Linear qkv;                             // [(H + 2G) * D, d]: columns of q, then k, then v
+  Linear o;                               // [d, H * D]
+  std::vector<float> norm2_w, norm2_b;    // [d], [d]
+  Linear mlp_in;                          // GELU: [F, d]; SwiGLU: [2F, d], gate then up
+  Linear mlp_out;                         // [d, F]
   std::vector<float> q_norm_w, k_norm_w;  // [D] per-head q/k RMSNorm (qk_norm), else empty
   std::vector<float> post_attn_norm_w;    // [d] norm of the attention output (post_norms)
   std::vector<float> post_mlp_norm_w;     // [d] norm of the MLP output (post_norms)

@@ -107,8 +107,8 @@ std::string layer_axis_label(const capture::Capture& cap) {
   }
   if (cap.windows.empty() || window == 0) return "layer";
   if (global.empty()) return fmt::format("layer (all slide over {} tokens)", window);
-  return fmt::format("layer (global: {}; the others slide over {} tokens)",
-                     fmt::join(global, ", "), window);
+  return fmt::format("layer (global: {}; the others slide over {} tokens)", fmt::join(global, ", "),
+                     window);
 }
 
 }  // namespace kvscope::report::figure_helpers

@@ -148,8 +148,8 @@ plot::Figure build_kv_cache_layers(const capture::Capture& cap, const Bundle& b,
       plot::Axes& ax = fig.axes(r, part);
       ax.heatmap(heads_side_by_side(key ? lc.k : lc.v), hs);
       ax.y_ticks(tok_at, tok_lab);
-      ax.title(fmt::format("Layer {}{} {}", l, fh::layer_kind_suffix(cap, l),
-                           key ? "keys" : "values"));
+      ax.title(
+          fmt::format("Layer {}{} {}", l, fh::layer_kind_suffix(cap, l), key ? "keys" : "values"));
       ax.x_ticks(head_at, head_lab);
       plot::RefLineStyle sep;
       sep.color = {0.1, 0.1, 0.1, 1};
