@@ -209,10 +209,13 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
       block > 1
           ? fmt::format("; each cell is the maximum over a {} × {} block of tokens", block, block)
           : "";
+  bool sliding = false;
+  for (int l : Ls) sliding = sliding || cap.window(l) > 0;
   fig.suptitle(fmt::format(
       "Attention patterns, {} ({} tokens; rows: query, columns: key)\n{}{}; white: masked "
-      "(future) keys",
-      shown, S, norm_text, pool_text));
+      "{}",
+      shown, S, norm_text, pool_text,
+      sliding ? "keys (future, or outside a sliding layer's window)" : "(future) keys"));
   plot::HeatmapStyle hm;
   hm.cmap = "viridis";
   hm.norm = plot::Norm::power(row_norm ? 1.0 : 0.5, 0, 1);
