@@ -256,6 +256,12 @@ TEST(Config, Gemma3LayerTypesRopeParametersAndMultimodalWrapper) {
   c = config_from_hf_json(mm, "config.json");
   EXPECT_EQ(c.family, Family::Gemma3);
   EXPECT_EQ(c.layer(1).window, 512);
+  // Fields equal to Gemma3TextConfig's defaults may be left out of a text_config.
+  mm["text_config"].erase("num_key_value_heads");
+  mm["text_config"].erase("vocab_size");
+  c = config_from_hf_json(mm, "config.json");
+  EXPECT_EQ(c.n_kv_head, 4);
+  EXPECT_EQ(c.vocab_size, 262208);
 }
 
 TEST(Config, Gemma3BadWindowsAndKinds) {

@@ -193,15 +193,19 @@ void read_gemma3_rope(const Fields& f, Config& c) {
 // gemma3_text: the Llama block with Gemma's differences as data (see Config).
 void read_gemma3(const Fields& f, Config& c) {
   const std::string& file = f.file();
-  auto geti = [&](const char* key) { return to_int(f.integer(key), key, file); };
+  // A multimodal config's text_config leaves out what equals Gemma3TextConfig's defaults;
+  // those defaults are these fallbacks.
+  auto geti = [&](const char* key, int64_t fallback) {
+    return to_int(f.integer_or(key, fallback), key, file);
+  };
   c.family = Family::Gemma3;
-  c.n_layer = geti("num_hidden_layers");
-  c.d_model = geti("hidden_size");
-  c.n_head = geti("num_attention_heads");
-  c.n_kv_head = to_int(f.integer_or("num_key_value_heads", c.n_head), "num_key_value_heads", file);
-  c.head_dim = to_int(f.integer_or("head_dim", 256), "head_dim", file);
-  c.d_ff = geti("intermediate_size");
-  c.vocab_size = geti("vocab_size");
+  c.n_layer = geti("num_hidden_layers", 26);
+  c.d_model = geti("hidden_size", 2304);
+  c.n_head = geti("num_attention_heads", 8);
+  c.n_kv_head = geti("num_key_value_heads", 4);
+  c.head_dim = geti("head_dim", 256);
+  c.d_ff = geti("intermediate_size", 9216);
+  c.vocab_size = geti("vocab_size", 262208);
   c.n_ctx =
       to_int(f.integer_or("max_position_embeddings", 131072), "max_position_embeddings", file);
   c.norm_eps = static_cast<float>(f.number_or("rms_norm_eps", 1e-6));
