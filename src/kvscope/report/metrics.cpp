@@ -414,6 +414,7 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
         {"prefill_ms", num(trace->prefill_ms)},
         {"bytes_per_token", trace->bytes_per_token},
         {"cache_bytes_per_step", per_step},
+        {"model_cache_bytes_per_step", b.model_cache_bytes_per_step},
         {"cache_bytes_per_step_definition",
          "entry 0: after the prompt; entry t: after t generated tokens (fp32 K and V, all layers)"},
         {"attention_layer", b.generation_attention.layer},
