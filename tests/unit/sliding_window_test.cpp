@@ -14,6 +14,7 @@
 #include "kvscope/capture/generate.hpp"
 #include "kvscope/capture/run.hpp"
 #include "kvscope/io/json_file.hpp"
+#include "kvscope/report/bundle.hpp"
 
 namespace kvscope {
 namespace {
@@ -99,6 +100,30 @@ TEST(SlidingWindow, DecodingPastTheWindowMatchesAFullForward) {
 
 namespace kvscope {
 namespace {
+
+// The report's generation section counts the model's own cache step by step: the sliding
+// layers stop growing at window - 1 = 7 positions, the global one grows by one per token.
+TEST(SlidingWindow, ReportCountsTheModelsOwnCachePerStep) {
+  io::HubOptions hub;
+  hub.offline = true;
+  capture::LoadedModel m = capture::load_model(kDir.string(), hub);
+  const std::vector<int32_t> ids = {2, 300, 301, 302};  // 4 tokens, under the window
+  capture::Capture c = capture::capture_tokens(m, ids, {.attention = true});
+  capture::GenerateOptions g;
+  g.max_new_tokens = 10;
+  g.stop_at_eos = false;
+  capture::GenerationTrace t = capture::generate_ids(m, ids, g);
+  report::ReportOptions opt;
+  const report::Bundle b = report::build_bundle(c, opt, {}, &t);
+  ASSERT_EQ(b.model_cache_bytes_per_step.size(), 11u);
+  const int64_t per_pos = 2LL * c.n_kv_head * c.head_dim * 4;
+  for (int s = 0; s <= 10; ++s) {
+    const int64_t seq = 4 + s;
+    const int64_t want = (3 * std::min<int64_t>(seq, 7) + seq) * per_pos;
+    EXPECT_EQ(b.model_cache_bytes_per_step[static_cast<size_t>(s)], want) << "step " << s;
+    EXPECT_EQ(b.cache_bytes_per_step[static_cast<size_t>(s)], 4 * seq * per_pos);
+  }
+}
 
 // The oracle suite finds fixtures by folder; these must not go missing silently.
 TEST(SlidingWindow, WindowAndQkNormFixturesArePresent) {
