@@ -303,6 +303,14 @@ TEST(Config, Qwen3HasQkNormAndNoBiases) {
   EXPECT_EQ(c.norm_weight_offset, 0.0f);
   EXPECT_EQ(c.head_dim, 24);
   EXPECT_EQ(c.mlp, MlpKind::SwiGlu);
+  EXPECT_TRUE(c.layer_specs.empty());
+  // Qwen3 slides, like Qwen2, only when switched on, from max_window_layers on.
+  j["sliding_window"] = 32;
+  j["use_sliding_window"] = true;
+  j["max_window_layers"] = 1;
+  c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.layer(0).window, 0);
+  EXPECT_EQ(c.layer(1).window, 32);
 }
 
 }  // namespace
