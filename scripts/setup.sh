@@ -22,6 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/fetch_default_model.sh
+bash scripts/fetch_gemma_model.sh
 bash scripts/make_default_text.sh
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

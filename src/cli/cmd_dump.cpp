@@ -84,6 +84,14 @@ void add_dump_command(CLI::App& app) {
                             : "no RoPE"},
         {"producer", "kvscope"},
     };
+    if (!c.windows.empty()) {
+      // Every position is in the file; the model's own cache holds positions
+      // cached_from .. seq - 1 of each layer (sliding layers: the last window - 1).
+      std::vector<int> from;
+      for (int l = 0; l < c.n_layer; ++l) from.push_back(c.cached_from(l));
+      meta["layer_windows"] = nlohmann::json(c.windows).dump();
+      meta["model_cache_holds_from"] = nlohmann::json(from).dump();
+    }
     AtomicFile out(o->out);
     io::write_safetensors(out, tensors, meta);
     if (npy) {

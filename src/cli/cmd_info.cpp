@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "kvscope/analysis/cache_size.hpp"
 
 namespace kvscope::cli {
 
@@ -14,7 +15,15 @@ const char* norm_name(model::NormKind k) {
   return k == model::NormKind::LayerNorm ? "LayerNorm" : "RMSNorm";
 }
 const char* mlp_name(model::MlpKind k) {
-  return k == model::MlpKind::GeluTanh ? "GELU (tanh)" : "SwiGLU";
+  switch (k) {
+    case model::MlpKind::GeluTanh:
+      return "GELU (tanh)";
+    case model::MlpKind::SwiGlu:
+      return "SwiGLU";
+    case model::MlpKind::GeGlu:
+      return "GeGLU (tanh GELU)";
+  }
+  return "?";
 }
 
 std::string position_text(const model::Config& c) {
@@ -25,6 +34,13 @@ std::string position_text(const model::Config& c) {
   if (c.rope_scaling.llama3)
     s += fmt::format(", llama3 scaling x{:g} from {}", c.rope_scaling.factor,
                      c.rope_scaling.original_max_position);
+  if (c.rope_linear_factor != 1.0f)
+    s += fmt::format(", linear scaling x{:g}", c.rope_linear_factor);
+  for (int l = 0; l < c.n_layer; ++l)
+    if (c.layer(l).rope_theta > 0.0f) {
+      s += fmt::format("; sliding layers theta {:g}", c.layer(l).rope_theta);
+      break;
+    }
   return s;
 }
 
@@ -75,6 +91,50 @@ void add_info_command(CLI::App& app) {
     }
     fmt::print("               {} at the full context ({} tokens)\n",
                human_bytes(per_token * c.n_ctx), c.n_ctx);
+    // Sliding-window layers: the model's own cache keeps only the last window - 1 positions
+    // there; the figures above are what a capture keeps (every position of every layer).
+    std::vector<int> windows;
+    std::string kinds;
+    int sliding = 0;
+    for (int l = 0; l < c.n_layer; ++l) {
+      windows.push_back(c.layer(l).window);
+      kinds += c.layer(l).window > 0 ? 'L' : 'G';
+      sliding += c.layer(l).window > 0;
+    }
+    if (sliding > 0) {
+      fmt::print("layer kinds    {} (L: sliding window {}, G: global); {} of {} layers slide\n",
+                 kinds, c.layer(static_cast<int>(kinds.find('L'))).window, sliding, c.n_layer);
+      for (int t : {512, 2048, c.n_ctx}) {
+        if (t > c.n_ctx) continue;
+        const auto by_layer =
+            analysis::kv_cache_bytes_by_layer(windows, c.n_kv_head, t, c.head_dim);
+        const int64_t total =
+            analysis::kv_cache_bytes_windowed(windows, c.n_kv_head, t, c.head_dim);
+        fmt::print(
+            "model's cache  {} at {} tokens (per layer: {} sliding, {} global)\n",
+            human_bytes(static_cast<double>(total)), t,
+            human_bytes(static_cast<double>(by_layer[static_cast<size_t>(kinds.find('L'))])),
+            kinds.find('G') == std::string::npos
+                ? std::string("none")
+                : human_bytes(static_cast<double>(by_layer[static_cast<size_t>(kinds.find('G'))])));
+      }
+    }
+  });
+}
+
+}  // namespace kvscope::cli
+
+namespace kvscope::cli {
+
+// kvscope models: the models scripts/setup.sh installs, by the names --model accepts.
+void add_models_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("models", "List the installed models --model can name");
+  cmd->callback([]() {
+    for (const InstalledModel& m : installed_model_names()) {
+      const std::optional<std::string> path = find_installed(m.file);
+      fmt::print("{:<14} {:<13} {}\n", m.name, path ? "installed" : "not installed", m.description);
+      fmt::print("{:<14} {}\n", "", path ? *path : fmt::format("models/{}", m.file));
+    }
   });
 }
 

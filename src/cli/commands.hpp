@@ -11,6 +11,7 @@ namespace kvscope::cli {
 void add_commands(CLI::App& app);
 
 void add_info_command(CLI::App& app);
+void add_models_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_dump_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);

@@ -31,28 +31,56 @@ namespace {
 constexpr const char* kDefaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
-std::string default_model_path() {
-  if (const char* env = std::getenv("KVSCOPE_MODEL"); env && *env) return env;
+const std::vector<InstalledModel>& installed_model_names() {
+  static const std::vector<InstalledModel> models = {
+      {"smollm2-135m", kDefaultModelFile, "SmolLM2-135M-Instruct, Q4_1 (the default)"},
+      {"gemma3-270m", "gemma-3-270m-q4_k_m.gguf",
+       "Gemma 3 270M, Q4_K_M (5 of 6 layers slide over 512 tokens)"},
+  };
+  return models;
+}
+
+std::optional<std::string> find_installed(const std::string& file) {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
          dir = dir.parent_path()) {
-      const fs::path candidate = dir / "models" / kDefaultModelFile;
+      const fs::path candidate = dir / "models" / file;
       if (fs::exists(candidate)) return candidate.string();
     }
   }
-  const fs::path local = fs::path("models") / kDefaultModelFile;
+  const fs::path local = fs::path("models") / file;
   if (fs::exists(local)) return local.string();
+  return std::nullopt;
+}
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("KVSCOPE_MODEL"); env && *env) return env;
+  if (auto path = find_installed(kDefaultModelFile)) return *path;
   throw BadInput(fmt::format(
       "no --model given and the default model ({}) is not installed: run scripts/setup.sh",
       kDefaultModelFile));
 }
 
+std::string resolve_model(const std::string& spec) {
+  if (spec.empty()) return default_model_path();
+  std::error_code ec;
+  if (fs::exists(spec, ec)) return spec;  // a folder or file of that name wins
+  for (const InstalledModel& m : installed_model_names()) {
+    if (spec != m.name) continue;
+    if (auto path = find_installed(m.file)) return *path;
+    throw BadInput(
+        fmt::format("--model {}: {} is not installed: run scripts/setup.sh", spec, m.file));
+  }
+  return spec;
+}
+
 void ModelOptions::add_to(CLI::App& cmd) {
   option = cmd.add_option("-m,--model", model,
+                          "Installed model name (smollm2-135m, gemma3-270m: see kvscope models), "
                           "Hugging Face model folder, Hub id (e.g. gpt2) or GGUF file (default: "
-                          "SmolLM2-135M-Instruct Q4_1)");
+                          "smollm2-135m)");
 }
 
 void ModelOptions::validate() const {
@@ -108,7 +136,7 @@ capture::LoadedModel load(const ModelOptions& o) {
     };
   }
   o.validate();
-  return capture::load_model(o.model.empty() ? default_model_path() : o.model, hub);
+  return capture::load_model(resolve_model(o.model), hub);
 }
 
 void PromptOptions::add_to(CLI::App& cmd, const std::string& default_prompt) {

@@ -2,7 +2,9 @@
 // download progress bar, reading the prompt, and terminal progress on stderr.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +15,19 @@ namespace kvscope::cli {
 // The default model: $KVSCOPE_MODEL if set, else models/SmolLM2-135M-Instruct.Q4_1.gguf next
 // to the build folder (where scripts/setup.sh puts it), else in the working directory.
 std::string default_model_path();
+
+// Models scripts/setup.sh installs into models/, by the short name --model accepts.
+struct InstalledModel {
+  const char* name;         // "gemma3-270m"
+  const char* file;         // under models/
+  const char* description;  // one line for `kvscope models`
+};
+const std::vector<InstalledModel>& installed_model_names();
+// The path of an installed model file (next to the build folder, else ./models/), if present.
+std::optional<std::string> find_installed(const std::string& file);
+// What --model names: the default model when empty, an existing path as it is, an installed
+// model by its short name (BadInput when not installed), else the spec unchanged (a Hub id).
+std::string resolve_model(const std::string& spec);
 
 struct ModelOptions {
   std::string model;  // empty = default

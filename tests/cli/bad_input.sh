@@ -235,6 +235,59 @@ expect_bad "compress: unwritable --out" "--out .*a-file/out: .*a-file is not a f
 if [ -e "$work/cmp" ]; then echo "FAIL compress left output behind after bad input"; failures=$((failures + 1)); fi
 # --- end kvscope compress ---
 
+# --- Gemma 3: windows, layer kinds, q/k norms ---
+gemma=$src/tests/fixtures/models/gemma3-tiny
+gemma_copy() {
+  local d=$work/$1
+  rm -rf "$d"
+  cp -r "$gemma" "$d"
+  echo "$d"
+}
+d=$(gemma_copy gemma-no-window); sed -i '/"sliding_window": 8,/d' "$d/config.json"
+expect_bad "gemma3 config without its window" "config.json: layer 0 is a sliding_attention layer but the config has no 'sliding_window'" -- "$bin" info --model "$d"
+d=$(gemma_copy gemma-window-0); sed -i 's/"sliding_window": 8,/"sliding_window": 0,/' "$d/config.json"
+expect_bad "gemma3 window 0" "config.json: field 'sliding_window': value 0 is out of range" -- "$bin" info --model "$d"
+d=$(gemma_copy gemma-short-kinds); sed -i '/^    "full_attention",$/d' "$d/config.json"
+expect_bad "gemma3 layer_types of the wrong length" "config.json: field 'layer_types': expected a list of 4 layer kinds" -- "$bin" info --model "$d"
+d=$(gemma_copy gemma-kind); sed -i 's/^    "full_attention",$/    "local_attention",/' "$d/config.json"
+expect_bad "gemma3 unknown layer kind" "config.json: field 'layer_types\[2\]': unknown layer kind \"local_attention\"" -- "$bin" info --model "$d"
+py=${KVSCOPE_PYTHON:-}
+if [ -z "$py" ]; then
+  if [ -x "$src/build/venv-test/bin/python" ]; then py=$src/build/venv-test/bin/python; else py=python3; fi
+fi
+if "$py" -c "import numpy, safetensors, gguf" 2>/dev/null; then
+  d=$(gemma_copy gemma-qnorm)
+  "$py" - "$d/model.safetensors" <<'PY'
+import sys
+from safetensors.numpy import load_file, save_file
+w = load_file(sys.argv[1])
+w["model.layers.1.self_attn.q_norm.weight"] = w["model.layers.1.self_attn.q_norm.weight"][:16]
+save_file(w, sys.argv[1], metadata={"format": "pt"})
+PY
+  expect_bad "gemma3 q_norm of the wrong size" "model.safetensors: tensor 'model.layers.1.self_attn.q_norm.weight' has shape \[16\], config calls for \[24\]" -- "$bin" info --model "$d"
+  for case in none zero; do
+    "$py" - "$work/gemma-$case.gguf" "$case" <<'PY'
+import sys
+import numpy as np
+import gguf
+w = gguf.GGUFWriter(sys.argv[1], "gemma3")
+for key, value in [("block_count", 1), ("embedding_length", 8), ("feed_forward_length", 8),
+                   ("context_length", 16), ("attention.head_count", 1),
+                   ("attention.head_count_kv", 1), ("attention.key_length", 8)]:
+    w.add_uint32(f"gemma3.{key}", value)
+if sys.argv[2] == "zero":
+    w.add_uint32("gemma3.attention.sliding_window", 0)
+w.add_tensor("token_embd.weight", np.zeros((4, 8), np.float32))
+w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+PY
+  done
+  expect_bad "gemma3 GGUF without its window" "gemma-none.gguf: missing metadata key 'gemma3.attention.sliding_window'" -- "$bin" info --model "$work/gemma-none.gguf"
+  expect_bad "gemma3 GGUF window 0" "gemma-zero.gguf: metadata 'gemma3.attention.sliding_window': value 0 must be positive" -- "$bin" info --model "$work/gemma-zero.gguf"
+else
+  echo "skip gemma3 q_norm and GGUF cases: no python with numpy, safetensors and gguf"
+fi
+# --- end Gemma 3 ---
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures bad-input case(s) failed"
   exit 1

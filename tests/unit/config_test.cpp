@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "kvscope/error.hpp"
@@ -112,7 +114,9 @@ TEST(Config, RejectsAbsurdAndInconsistentValues) {
   expect_bad(j, "rope scaling 'yarn' is not supported");
   j = llama_json();
   j["model_type"] = "bert";
-  expect_bad(j, "unsupported architecture 'bert'; supported: gpt2, llama");
+  expect_bad(j,
+             "unsupported architecture 'bert'; supported: gemma3, gemma3_text, gpt2, llama, "
+             "mistral, qwen2, qwen3");
   j = llama_json();
   j.erase("hidden_size");
   expect_bad(j, "missing field 'hidden_size'");
@@ -185,6 +189,128 @@ TEST(Config, RejectsBadLayerTypesAndWindows) {
   j["model_type"] = "mistral";
   j["sliding_window"] = -5;
   expect_bad(j, "'sliding_window': value -5 is out of range");
+}
+
+nlohmann::json gemma3_json() {
+  return nlohmann::json::parse(R"({
+    "model_type": "gemma3_text", "hidden_size": 640, "num_hidden_layers": 8,
+    "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 256,
+    "intermediate_size": 2048, "vocab_size": 262144, "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-6, "query_pre_attn_scalar": 256, "sliding_window": 512,
+    "sliding_window_pattern": 6, "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0,
+    "rope_scaling": null, "final_logit_softcapping": null, "attn_logit_softcapping": null,
+    "hidden_activation": "gelu_pytorch_tanh"})");
+}
+
+TEST(Config, Gemma3FromTheOlderPatternKey) {
+  Config c = config_from_hf_json(gemma3_json(), "config.json");
+  EXPECT_EQ(c.family, Family::Gemma3);
+  EXPECT_EQ(c.head_dim, 256);  // not 640 / 4
+  EXPECT_EQ(c.mlp, MlpKind::GeGlu);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_TRUE(c.post_norms);
+  EXPECT_TRUE(c.tied_head);
+  EXPECT_EQ(c.norm_weight_offset, 1.0f);
+  EXPECT_FLOAT_EQ(c.embed_scale, std::sqrt(640.0f));
+  EXPECT_FLOAT_EQ(c.attn_scale, 1.0f / 16.0f);
+  EXPECT_EQ(c.final_logit_softcap, 0.0f);
+  EXPECT_EQ(c.bos_id, 2);
+  // Every sixth layer is global: layer 5 here; the sliding ones have the local RoPE base.
+  for (int l = 0; l < 8; ++l) {
+    EXPECT_EQ(c.layer(l).window, l == 5 ? 0 : 512) << l;
+    EXPECT_EQ(c.layer(l).rope_theta, l == 5 ? 0.0f : 10000.0f) << l;
+    EXPECT_EQ(c.layer(l).rope_linear, l == 5) << l;
+  }
+  EXPECT_EQ(c.rope_theta, 1e6f);
+  EXPECT_EQ(c.rope_linear_factor, 1.0f);
+}
+
+TEST(Config, Gemma3LayerTypesRopeParametersAndMultimodalWrapper) {
+  auto j = gemma3_json();
+  j.erase("sliding_window_pattern");
+  j["layer_types"] = {"full_attention",    "sliding_attention", "sliding_attention",
+                      "full_attention",    "sliding_attention", "sliding_attention",
+                      "sliding_attention", "full_attention"};
+  j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};
+  j["final_logit_softcapping"] = 30.0;
+  Config c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.layer(0).window, 0);
+  EXPECT_EQ(c.layer(1).window, 512);
+  EXPECT_EQ(c.layer(7).window, 0);
+  EXPECT_EQ(c.rope_linear_factor, 8.0f);
+  EXPECT_EQ(c.final_logit_softcap, 30.0f);
+  // transformers 5: rope_parameters keyed by layer kind.
+  j.erase("rope_scaling");
+  j.erase("rope_theta");
+  j.erase("rope_local_base_freq");
+  j["rope_parameters"] = {
+      {"full_attention", {{"rope_type", "linear"}, {"factor", 4.0}, {"rope_theta", 5e5}}},
+      {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 2e4}}}};
+  c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.rope_theta, 5e5f);
+  EXPECT_EQ(c.rope_linear_factor, 4.0f);
+  EXPECT_EQ(c.layer(1).rope_theta, 2e4f);
+  // The multimodal "gemma3" config runs its text_config.
+  nlohmann::json mm = {{"model_type", "gemma3"}, {"text_config", j}};
+  mm["text_config"]["model_type"] = "gemma3_text";
+  c = config_from_hf_json(mm, "config.json");
+  EXPECT_EQ(c.family, Family::Gemma3);
+  EXPECT_EQ(c.layer(1).window, 512);
+  // Fields equal to Gemma3TextConfig's defaults may be left out of a text_config.
+  mm["text_config"].erase("num_key_value_heads");
+  mm["text_config"].erase("vocab_size");
+  c = config_from_hf_json(mm, "config.json");
+  EXPECT_EQ(c.n_kv_head, 4);
+  EXPECT_EQ(c.vocab_size, 262208);
+}
+
+TEST(Config, Gemma3BadWindowsAndKinds) {
+  auto expect_bad = [](const nlohmann::json& j, const std::string& what) {
+    try {
+      config_from_hf_json(j, "config.json");
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const BadInput& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  auto j = gemma3_json();
+  j.erase("sliding_window");
+  expect_bad(j, "no 'sliding_window'");
+  j["sliding_window"] = 0;
+  expect_bad(j, "'sliding_window': value 0 is out of range");
+  j = gemma3_json();
+  j["layer_types"] = std::vector<std::string>(3, "full_attention");
+  expect_bad(j, "expected a list of 8 layer kinds");
+  j["layer_types"] = std::vector<std::string>(8, "local");
+  expect_bad(j, "unknown layer kind");
+  j = gemma3_json();
+  j["query_pre_attn_scalar"] = 0;
+  expect_bad(j, "query_pre_attn_scalar");
+  j = gemma3_json();
+  j["attn_logit_softcapping"] = 50.0;  // Gemma 2
+  EXPECT_THROW(config_from_hf_json(j, "config.json"), Unsupported);
+}
+
+TEST(Config, Qwen3HasQkNormAndNoBiases) {
+  auto j = llama_json();
+  j["model_type"] = "qwen3";
+  j["head_dim"] = 24;
+  Config c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.family, Family::Qwen3);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_FALSE(c.qkv_bias);
+  EXPECT_FALSE(c.post_norms);
+  EXPECT_EQ(c.norm_weight_offset, 0.0f);
+  EXPECT_EQ(c.head_dim, 24);
+  EXPECT_EQ(c.mlp, MlpKind::SwiGlu);
+  EXPECT_TRUE(c.layer_specs.empty());
+  // Qwen3 slides, like Qwen2, only when switched on, from max_window_layers on.
+  j["sliding_window"] = 32;
+  j["use_sliding_window"] = true;
+  j["max_window_layers"] = 1;
+  c = config_from_hf_json(j, "config.json");
+  EXPECT_EQ(c.layer(0).window, 0);
+  EXPECT_EQ(c.layer(1).window, 32);
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ INSTANTIATE_TEST_SUITE_P(GgufModel, GgufModelFile, ::testing::ValuesIn(gguf_fixt
 TEST(GgufModelFixtures, AllConversionsArePresent) {
   EXPECT_EQ(gguf_fixtures(),
             (std::vector<std::string>{"gpt2-a", "gpt2-a-q8_0", "llama-gqa", "llama-gqa-q8_0",
-                                      "llama3-scaled", "qwen2", "qwen2-q8_0"}));
+                                      "llama3-scaled", "qwen2", "qwen2-q8_0", "qwen3-tiny"}));
 }
 
 // What the loader says for each refused file: kind of error and the words that locate it.

@@ -120,6 +120,9 @@ CompressReport run_compress(const capture::LoadedModel& m, const std::vector<int
   base.rope = cfg.pos == model::PosKind::Rope;
   base.pairing = cfg.rope_pairing;
   base.inv_freq = &m.model.rope_inv_freq();
+  if (base.rope)
+    for (int l = 0; l < cfg.n_layer; ++l)
+      base.inv_freq_by_layer.push_back(&m.model.rope_inv_freq(l));
 
   std::vector<capture::Job> jobs;
   for (size_t j = 0; j < J; ++j) {

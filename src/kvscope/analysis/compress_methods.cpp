@@ -450,7 +450,11 @@ MethodEffect apply_method(const MethodSpec& m, int n_keep, const MethodInputs& i
           if (pre) {
             float* k = cache.k_row(l, g, t);
             std::copy_n(b, D, k);
-            if (in.rope) rope(k, t, *in.inv_freq, in.pairing, D);
+            if (in.rope)
+              rope(k, t,
+                   in.inv_freq_by_layer.empty() ? *in.inv_freq
+                                                : *in.inv_freq_by_layer[static_cast<size_t>(l)],
+                   in.pairing, D);
           }
         }
       }

@@ -87,8 +87,10 @@ struct MethodInputs {
   bool rope = false;  // the model applies RoPE (prerope-int{B}-channel)
   model::RopePairing pairing = model::RopePairing::Halves;
   const std::vector<float>* inv_freq = nullptr;  // [D / 2], with RoPE
-  int only_layer = -1;                           // >= 0: compress this layer only (sensitivity)
-  int only_kv_head = -1;                         // >= 0 (with only_layer): this KV head only
+  // [n_layer] each layer's, when layers differ (Gemma 3's sliding layers); else empty.
+  std::vector<const std::vector<float>*> inv_freq_by_layer;
+  int only_layer = -1;    // >= 0: compress this layer only (sensitivity)
+  int only_kv_head = -1;  // >= 0 (with only_layer): this KV head only
 };
 
 struct MethodEffect {

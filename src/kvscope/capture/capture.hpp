@@ -25,7 +25,7 @@ struct LayerCapture {
 
 struct Capture {
   std::string model_name;  // folder, file or Hub id the user gave
-  std::string arch;        // "gpt2", "llama", "qwen2"
+  std::string arch;        // "gpt2", "llama", "qwen2", "qwen3", "gemma3"
   std::string prompt;
   std::vector<int32_t> token_ids;          // [seq]
   std::vector<std::string> token_strings;  // [seq] each token's text, as decoded alone
@@ -37,8 +37,17 @@ struct Capture {
   bool has_rope = false;
   std::vector<LayerCapture> layers;  // [n_layer]
   Tensor logits;                     // [seq, vocab]; empty unless requested
+  // [n_layer] sliding window of each layer, 0 for full attention (empty: all full). A capture
+  // keeps every position's K and V; the model's own cache holds, on a sliding layer, only the
+  // last window - 1 positions: cached_from(l) .. seq - 1.
+  std::vector<int> windows;
 
   int seq_len() const { return static_cast<int>(token_ids.size()); }
+  int window(int l) const { return windows.empty() ? 0 : windows[static_cast<size_t>(l)]; }
+  int cached_from(int l) const {
+    const int w = window(l);
+    return w > 0 && seq_len() > w - 1 ? seq_len() - (w - 1) : 0;
+  }
   // Whether attention was captured: every layer's summary (exact maps are optional beside it).
   bool has_attention() const { return !layers.empty() && !layers[0].attn.empty(); }
 };

@@ -131,6 +131,8 @@ Capture capture_tokens(const LoadedModel& m, const std::vector<int32_t>& ids,
   c.head_dim = cfg.head_dim;
   c.d_model = cfg.d_model;
   c.has_rope = cfg.pos == model::PosKind::Rope;
+  for (int l = 0; l < cfg.n_layer && !cfg.layer_specs.empty(); ++l)
+    c.windows.push_back(cfg.layer(l).window);
   const int G = cfg.n_kv_head, D = cfg.head_dim;
   std::vector<AttentionSummary> summaries;
   std::vector<Tensor> maps;

@@ -18,13 +18,19 @@ namespace kvscope::model {
 
 // The model families kvscope runs. Each has one tensor table (weights.cpp); everything else
 // that differs between them is the data below.
-enum class Family { Gpt2, Llama, Qwen2 };
+enum class Family { Gpt2, Llama, Qwen2, Qwen3, Gemma3 };
 
-// "gpt2", "llama", "qwen2": the name used in messages, captures and metrics.
+// "gpt2", "llama", "qwen2", "qwen3", "gemma3": the name used in messages, captures and
+// metrics.
 std::string_view family_name(Family f);
 
 enum class NormKind { LayerNorm, RmsNorm };
-enum class MlpKind { GeluTanh, SwiGlu };
+// GeluTanh: down(gelu(up x)); SwiGlu: down(silu(gate x) * up x); GeGlu: down(gelu(gate x) * up x)
+// (tanh GELU).
+enum class MlpKind { GeluTanh, SwiGlu, GeGlu };
+inline bool gated_mlp(MlpKind k) {
+  return k != MlpKind::GeluTanh;
+}
 enum class PosKind { Learned, Rope };
 // Which channels RoPE rotates together: Hugging Face's rotate-half layout pairs i with
 // i + head_dim/2 ("NeoX"); llama.cpp's GGUF layout pairs 2i with 2i+1 ("normal").
@@ -43,6 +49,10 @@ struct LayerSpec {
   // Sliding-window attention: a query at position p sees keys p - window + 1 .. p (itself
   // and the window - 1 before it); 0 means every earlier position.
   int window = 0;
+  // RoPE of this layer when it differs from the model's (Gemma 3's sliding layers): base
+  // (0: Config::rope_theta) and whether Config::rope_linear_factor applies.
+  float rope_theta = 0.0f;
+  bool rope_linear = true;
 };
 
 struct Config {
@@ -68,6 +78,24 @@ struct Config {
   bool out_bias = false;   // bias on the attention output projection
   bool mlp_bias = false;   // biases on the MLP projections
   bool tied_head = false;  // LM head shares the token embedding
+
+  // Gemma 3 and Qwen3: RMSNorm of each head of q and k (weights [head_dim]) before RoPE.
+  bool qk_norm = false;
+  // Gemma 3: the attention and MLP outputs are normalised before they join the residual
+  // ("sandwich" norms; the input norms stay as in Llama).
+  bool post_norms = false;
+  // Added to every RMSNorm weight when loading: 1 for Gemma's Hugging Face checkpoints, whose
+  // norms compute x * (1 + w) (GGUF converters fold the 1 into the stored weights).
+  float norm_weight_offset = 0.0f;
+  // Multiplies the token embedding (Gemma: sqrt(d_model), rounded to the embedding's type as
+  // transformers does); 0 means none.
+  float embed_scale = 0.0f;
+  // Multiplies q k^T; 0 means 1 / sqrt(head_dim) (Gemma: query_pre_attn_scalar^-1/2).
+  float attn_scale = 0.0f;
+  // Logits become cap * tanh(logits / cap) when > 0 (final_logit_softcapping).
+  float final_logit_softcap = 0.0f;
+  // Linear RoPE scaling (positions divided by the factor) on layers whose spec says so.
+  float rope_linear_factor = 1.0f;
 
   // Weight type config.json declares ("torch_dtype" or "dtype": F32, F16 or BF16), empty if
   // it declares none; every floating-point weight in the checkpoint must then have it.

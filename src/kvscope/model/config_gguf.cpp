@@ -1,4 +1,6 @@
 // Config from GGUF metadata. Key names are those of the GGUF format ("{arch}.block_count").
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "kvscope/error.hpp"
@@ -19,6 +21,45 @@ int int_key(const io::GgufFile& g, const std::string& key,
   return static_cast<int>(*v);
 }
 
+// Gemma 3 as llama.cpp's converter writes it: the norms' + 1 is already in the weights, the
+// query scale is 1 / sqrt(head_dim), and the sliding window is a key. Which layers slide is not
+// stored unless a `sliding_window_pattern` key says it: llama.cpp uses a fixed pattern of 6
+// (every sixth layer global) and a local RoPE base of 10000 when the file has none.
+void read_gemma3(const io::GgufFile& g, const std::string& a, Config& c) {
+  c.mlp = MlpKind::GeGlu;
+  c.post_norms = true;
+  c.embed_scale = std::sqrt(static_cast<float>(c.d_model));
+  c.attn_scale = c.head_dim > 0 ? 1.0f / std::sqrt(static_cast<float>(c.head_dim)) : 0.0f;
+  c.final_logit_softcap =
+      static_cast<float>(g.get_float(a + ".final_logit_softcapping").value_or(0.0));
+  if (!(c.final_logit_softcap >= 0.0f) || !std::isfinite(c.final_logit_softcap))
+    throw BadInput(
+        fmt::format("{}: metadata '{}.final_logit_softcapping': value {} is out of range", g.path(),
+                    a, c.final_logit_softcap));
+  if (!g.get_int(a + ".attention.sliding_window"))
+    throw BadInput(
+        fmt::format("{}: missing metadata key '{}.attention.sliding_window'", g.path(), a));
+  const int window = int_key(g, a + ".attention.sliding_window");
+  if (window <= 0)
+    throw BadInput(
+        fmt::format("{}: metadata '{}.attention.sliding_window': value {} must be positive",
+                    g.path(), a, window));
+  const int pattern = int_key(g, a + ".attention.sliding_window_pattern", 6);
+  if (pattern <= 0)
+    throw BadInput(
+        fmt::format("{}: metadata '{}.attention.sliding_window_pattern': value {} must be positive",
+                    g.path(), a, pattern));
+  const float local_theta =
+      static_cast<float>(g.get_float(a + ".rope.freq_base_swa").value_or(10000.0));
+  if (c.n_layer <= 0 || c.n_layer > 1024)
+    throw BadInput(
+        fmt::format("{}: number of layers {} is out of range (1..1024)", g.path(), c.n_layer));
+  c.layer_specs.assign(static_cast<size_t>(c.n_layer), LayerSpec{});
+  for (int l = 0; l < c.n_layer; ++l)
+    if ((l + 1) % pattern != 0)
+      c.layer_specs[static_cast<size_t>(l)] = {window, local_theta, false};
+}
+
 }  // namespace
 
 Config config_from_gguf(const io::GgufFile& g) {
@@ -31,6 +72,10 @@ Config config_from_gguf(const io::GgufFile& g) {
     c.family = Family::Llama;
   else if (a == "qwen2")
     c.family = Family::Qwen2;
+  else if (a == "qwen3")
+    c.family = Family::Qwen3;
+  else if (a == "gemma3")
+    c.family = Family::Gemma3;
   else if (a == "gpt2")
     c.family = Family::Gpt2;
   else
@@ -72,9 +117,15 @@ Config config_from_gguf(const io::GgufFile& g) {
     if (rope_dims != c.head_dim)
       throw Unsupported(fmt::format("{}: partial RoPE ({} of {} dimensions) is not supported",
                                     g.path(), rope_dims, c.head_dim));
-    if (auto type = g.get_string(a + ".rope.scaling.type"); type && *type != "none")
-      throw Unsupported(fmt::format("{}: RoPE scaling '{}' is not supported", g.path(), *type));
+    if (auto type = g.get_string(a + ".rope.scaling.type"); type && *type != "none") {
+      if (c.family != Family::Gemma3 || *type != "linear")
+        throw Unsupported(fmt::format("{}: RoPE scaling '{}' is not supported", g.path(), *type));
+      c.rope_linear_factor =
+          static_cast<float>(g.get_float(a + ".rope.scaling.factor").value_or(1.0));
+    }
     c.qkv_bias = c.family == Family::Qwen2;
+    c.qk_norm = c.family == Family::Qwen3 || c.family == Family::Gemma3;
+    if (c.family == Family::Gemma3) read_gemma3(g, a, c);
   }
   validate_config(c, g.path());
   return c;

@@ -122,12 +122,17 @@ void rope_rotate(float* x, const float* cs, const float* sn, int D, RopePairing 
   }
 }
 
-std::vector<float> rope_frequencies(const Config& c, const std::vector<float>& freq_factors) {
+// Inverse frequencies of the RoPE a layer with `spec` uses.
+std::vector<float> rope_frequencies(const Config& c, const LayerSpec& spec,
+                                    const std::vector<float>& freq_factors) {
   const int half = c.head_dim / 2;
+  const float theta = spec.rope_theta > 0.0f ? spec.rope_theta : c.rope_theta;
   std::vector<float> inv(static_cast<size_t>(half));
   for (int i = 0; i < half; ++i)
     inv[static_cast<size_t>(i)] =
-        1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(c.head_dim));
+        1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(c.head_dim));
+  if (spec.rope_linear && c.rope_linear_factor != 1.0f)
+    for (float& f : inv) f /= c.rope_linear_factor;
   if (c.rope_scaling.llama3) {
     // Llama 3.1 scaling: long wavelengths are slowed by `factor`, short ones kept, and the
     // band between interpolates smoothly.
@@ -157,8 +162,19 @@ std::vector<float> rope_frequencies(const Config& c, const std::vector<float>& f
 
 Model::Model(Config config, Weights weights)
     : config_(std::move(config)), weights_(std::move(weights)) {
-  if (config_.pos == PosKind::Rope)
-    inv_freq_ = rope_frequencies(config_, weights_.rope_freq_factors);
+  if (config_.pos != PosKind::Rope) return;
+  // One set of frequencies per distinct layer RoPE (Gemma 3: global and sliding layers).
+  const LayerSpec global{};
+  inv_freqs_.push_back(rope_frequencies(config_, global, weights_.rope_freq_factors));
+  layer_rope_.assign(static_cast<size_t>(config_.n_layer), 0);
+  for (int l = 0; l < config_.n_layer; ++l) {
+    const LayerSpec s = config_.layer(l);
+    if (s.rope_theta == 0.0f && s.rope_linear) continue;
+    std::vector<float> f = rope_frequencies(config_, s, weights_.rope_freq_factors);
+    const auto it = std::find(inv_freqs_.begin(), inv_freqs_.end(), f);
+    layer_rope_[static_cast<size_t>(l)] = static_cast<int>(it - inv_freqs_.begin());
+    if (it == inv_freqs_.end()) inv_freqs_.push_back(std::move(f));
+  }
 }
 
 KvCache Model::new_cache(int capacity, bool keep_pre_rope) const {
@@ -173,7 +189,8 @@ namespace {
 struct Pass {
   const Config& c;
   const Weights& w;
-  const std::vector<float>& inv_freq;
+  const std::vector<std::vector<float>>& inv_freqs;  // [variants][D / 2]
+  const std::vector<int>& layer_rope;                // [n_layer] variant of each layer
   KvCache& cache;
   RunState& rs;
   const ForwardRequest& req;
@@ -181,7 +198,8 @@ struct Pass {
   int n, p0, T;
   int d = c.d_model, H = c.n_head, G = c.n_kv_head, D = c.head_dim;
   int qd = H * D, kd = G * D, qkv_w = qd + 2 * kd;
-  int F = c.d_ff, mlp_w = c.mlp == MlpKind::SwiGlu ? 2 * F : F;
+  int F = c.d_ff, mlp_w = gated_mlp(c.mlp) ? 2 * F : F;
+  size_t n_rope = inv_freqs.size();
   size_t zn = static_cast<size_t>(n);  // n as a size, for row offsets
 
   // Scratch for this call, grown (never shrunk) in the run state.
@@ -195,18 +213,20 @@ struct Pass {
     fit(rs.attn, zn * qd);
     fit(rs.mid, zn * mlp_w);
     if (c.pos == PosKind::Rope) {
-      fit(rs.cos, zn * (D / 2));
-      fit(rs.sin, zn * (D / 2));
+      fit(rs.cos, n_rope * zn * (D / 2));
+      fit(rs.sin, n_rope * zn * (D / 2));
     }
     rs.scores.resize(static_cast<size_t>(omp_get_max_threads()));
   }
 
-  // x[n, d] = token embeddings (+ learned positions).
+  // x[n, d] = token embeddings (* embed_scale) (+ learned positions).
   void embed(std::span<const int32_t> tokens) {
     std::vector<float> pos(c.pos == PosKind::Learned ? static_cast<size_t>(d) : 0);
     for (int i = 0; i < n; ++i) {
       float* xi = &rs.x[i * static_cast<size_t>(d)];
       w.tok_emb.dequantize_rows(tokens[static_cast<size_t>(i)], 1, xi);
+      if (w.embed_scale != 0.0f)
+        for (int j = 0; j < d; ++j) xi[j] *= w.embed_scale;
       if (c.pos == PosKind::Learned) {
         w.pos_emb.dequantize_rows(p0 + i, 1, pos.data());
         for (int j = 0; j < d; ++j) xi[j] += pos[static_cast<size_t>(j)];
@@ -214,26 +234,45 @@ struct Pass {
     }
   }
 
-  // cos, sin [n, D/2]: RoPE angles of the new positions, position * frequency in fp32 as
-  // transformers computes them.
+  // cos, sin [variants, n, D/2]: RoPE angles of the new positions for each layer RoPE,
+  // position * frequency in fp32 as transformers computes them.
   void rope_angles() {
     const int half = D / 2;
-    for (int i = 0; i < n; ++i)
-      for (int k = 0; k < half; ++k) {
-        const float a = static_cast<float>(p0 + i) * inv_freq[static_cast<size_t>(k)];
-        rs.cos[static_cast<size_t>(i) * half + k] = std::cos(a);
-        rs.sin[static_cast<size_t>(i) * half + k] = std::sin(a);
-      }
+    for (size_t v = 0; v < n_rope; ++v)
+      for (int i = 0; i < n; ++i)
+        for (int k = 0; k < half; ++k) {
+          const float a = static_cast<float>(p0 + i) * inv_freqs[v][static_cast<size_t>(k)];
+          const size_t at = (v * zn + static_cast<size_t>(i)) * half + k;
+          rs.cos[at] = std::cos(a);
+          rs.sin[at] = std::sin(a);
+        }
   }
 
-  // qkv[n, H D + 2 G D] -> RoPE on q and k; k (before and after RoPE) and v into the cache.
+  // qkv[n, H D + 2 G D] -> (per-head q/k norm) -> RoPE on q and k; k (before and after RoPE)
+  // and v into the cache.
   void write_kv(int l) {
     const int half = D / 2;
+    const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    if (c.qk_norm) {
+      // Each head of q and k is a row of D: H rows from the start of a token's row, G after.
+      static const std::vector<float> no_bias;
+#pragma omp parallel for if (n > 8)
+      for (int i = 0; i < n; ++i) {
+        float* row = &rs.qkv[static_cast<size_t>(i) * qkv_w];
+        normalize(row, row, lw.q_norm_w, no_bias, H, D, NormKind::RmsNorm, c.norm_eps);
+        normalize(row + qd, row + qd, lw.k_norm_w, no_bias, G, D, NormKind::RmsNorm, c.norm_eps);
+      }
+    }
+    const size_t rope_at = c.pos == PosKind::Rope
+                               ? static_cast<size_t>(layer_rope[static_cast<size_t>(l)]) * zn * half
+                               : 0;
 #pragma omp parallel for if (n > 8)
     for (int i = 0; i < n; ++i) {
       float* row = &rs.qkv[static_cast<size_t>(i) * qkv_w];
-      const float* cs = c.pos == PosKind::Rope ? &rs.cos[static_cast<size_t>(i) * half] : nullptr;
-      const float* sn = c.pos == PosKind::Rope ? &rs.sin[static_cast<size_t>(i) * half] : nullptr;
+      const float* cs =
+          c.pos == PosKind::Rope ? &rs.cos[rope_at + static_cast<size_t>(i) * half] : nullptr;
+      const float* sn =
+          c.pos == PosKind::Rope ? &rs.sin[rope_at + static_cast<size_t>(i) * half] : nullptr;
       for (int g = 0; g < G; ++g) {
         float* k = row + qd + g * D;
         if (cache.keeps_pre_rope())
@@ -252,7 +291,8 @@ struct Pass {
   // sees keys 0..p0+i1-1, so causal work is about halved and the block's scores S[rows, Tb]
   // stay in cache. Patterns [H, n, T] are written when asked for.
   void attention(int l, bool own_kernel) {
-    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    const float scale =
+        c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(D));
     const int group = H / G;
     const int window = c.layer(l).window;
     const bool evicting = cache.has_evictions(l);
@@ -366,7 +406,22 @@ struct Pass {
     linear(rs.qkv.data(), qkv_w, rs.h.data(), d, n, lw.qkv);
     write_kv(l);
     attention(l, own_kernel);
-    linear(rs.x.data(), d, rs.attn.data(), qd, n, lw.o, /*accumulate=*/true);
+    if (c.post_norms) {
+      linear(rs.h.data(), d, rs.attn.data(), qd, n, lw.o);
+      add_normalized(lw.post_attn_norm_w);
+    } else {
+      linear(rs.x.data(), d, rs.attn.data(), qd, n, lw.o, /*accumulate=*/true);
+    }
+  }
+
+  // x[n, d] += norm(h[n, d]) with RMSNorm weights `nw` (Gemma's post norms).
+  void add_normalized(const std::vector<float>& nw) {
+    static const std::vector<float> no_bias;
+    normalize(rs.h.data(), rs.h.data(), nw, no_bias, n, d, NormKind::RmsNorm, c.norm_eps);
+#pragma omp parallel for if (n > 8)
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < d; ++j)
+        rs.x[static_cast<size_t>(i) * d + j] += rs.h[static_cast<size_t>(i) * d + j];
   }
 
   // x[n, d] += mlp(norm2(x)): GELU: up -> gelu -> down; SwiGLU: (silu(gate) * up) -> down.
@@ -374,21 +429,29 @@ struct Pass {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     normalize(rs.h.data(), rs.x.data(), lw.norm2_w, lw.norm2_b, n, d, c.norm, c.norm_eps);
     linear(rs.mid.data(), mlp_w, rs.h.data(), d, n, lw.mlp_in);
-    const bool swiglu = c.mlp == MlpKind::SwiGlu;
+    const MlpKind kind = c.mlp;
 #pragma omp parallel for if (n > 8)
     for (int i = 0; i < n; ++i) {
       // SwiGLU: gate in the first F columns, up in the next F; the product goes into the first F.
       float* row = &rs.mid[static_cast<size_t>(i) * mlp_w];
-      if (swiglu) {
+      if (kind == MlpKind::SwiGlu) {
 #pragma omp simd
         for (int j = 0; j < F; ++j) row[j] = silu(row[j]) * row[F + j];
+      } else if (kind == MlpKind::GeGlu) {
+#pragma omp simd
+        for (int j = 0; j < F; ++j) row[j] = gelu_tanh(row[j]) * row[F + j];
       } else {
 #pragma omp simd
         for (int j = 0; j < F; ++j) row[j] = gelu_tanh(row[j]);
       }
     }
     // The down projection reads [n, F] rows with a stride of mlp_w.
-    linear(rs.x.data(), d, rs.mid.data(), mlp_w, n, lw.mlp_out, /*accumulate=*/true);
+    if (c.post_norms) {
+      linear(rs.h.data(), d, rs.mid.data(), mlp_w, n, lw.mlp_out);
+      add_normalized(lw.post_mlp_norm_w);
+    } else {
+      linear(rs.x.data(), d, rs.mid.data(), mlp_w, n, lw.mlp_out, /*accumulate=*/true);
+    }
   }
 
   // logits[rows, V] = norm_f(x[last rows]) W_head^T.
@@ -397,6 +460,10 @@ struct Pass {
     normalize(rs.h.data(), xr, w.norm_f_w, w.norm_f_b, rows, d, c.norm, c.norm_eps);
     res.logits.resize(static_cast<size_t>(rows) * c.vocab_size);
     linear(res.logits.data(), c.vocab_size, rs.h.data(), d, rows, w.lm_head);
+    if (c.final_logit_softcap > 0.0f) {
+      const float cap = c.final_logit_softcap;
+      for (float& z : res.logits) z = std::tanh(z / cap) * cap;
+    }
   }
 };
 
@@ -418,7 +485,8 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
   cache.reserve_more(n);
 
   ForwardResult res;
-  Pass pass{c, weights_, inv_freq_, cache, cache.run_state(), req, res, n, p0, p0 + n};
+  Pass pass{c,   weights_, inv_freqs_, layer_rope_, cache, cache.run_state(),
+            req, res,      n,          p0,          p0 + n};
   pass.prepare();
   pass.embed(tokens);
   if (c.pos == PosKind::Rope) pass.rope_angles();

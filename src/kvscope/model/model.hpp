@@ -70,13 +70,24 @@ class Model {
   ForwardResult forward(KvCache& cache, std::span<const int32_t> tokens,
                         const ForwardRequest& req = {}) const;
 
-  // RoPE inverse frequencies [D / 2] (after any scaling), as the engine uses them.
-  const std::vector<float>& rope_inv_freq() const { return inv_freq_; }
+  // RoPE inverse frequencies [D / 2] (after any scaling) of the model's full-attention layers,
+  // as the engine uses them; rope_inv_freq(l) those of layer l (Gemma 3's sliding layers have
+  // their own base).
+  const std::vector<float>& rope_inv_freq() const {
+    return inv_freqs_.empty() ? kNone : inv_freqs_[0];
+  }
+  const std::vector<float>& rope_inv_freq(int l) const {
+    return inv_freqs_.empty()
+               ? kNone
+               : inv_freqs_[static_cast<size_t>(layer_rope_[static_cast<size_t>(l)])];
+  }
 
  private:
   Config config_;
   Weights weights_;
-  std::vector<float> inv_freq_;  // [D / 2]
+  inline static const std::vector<float> kNone;
+  std::vector<std::vector<float>> inv_freqs_;  // [variants][D / 2]; [0] is the default
+  std::vector<int> layer_rope_;                // [n_layer] index into inv_freqs_
 };
 
 }  // namespace kvscope::model

@@ -42,12 +42,16 @@ enum class Slot : uint8_t {
   Up,
   UpB,
   Down,
-  DownB,  // once per layer
+  DownB,
+  QNorm,
+  KNorm,
+  PostAttnNorm,
+  PostMlpNorm,  // once per layer
 };
 constexpr Slot kFirstLayerSlot = Slot::Norm1W;
 
 // Sizes a shape is made of (Config fields, or sums of them).
-enum class Dim : uint8_t { None, d, V, C, Qkv, Qd, Kd, F, HalfD };
+enum class Dim : uint8_t { None, d, V, C, Qkv, Qd, Kd, F, D, HalfD };
 
 // When a tensor must be present: always, only for some configs, or never (read if present).
 enum class Need : uint8_t {
@@ -58,8 +62,10 @@ enum class Need : uint8_t {
   QkvBias,             // qkv_bias
   OutBias,             // out_bias
   MlpBias,             // mlp_bias
-  SwiGlu,              // MlpKind::SwiGlu
-  SwiGluBias,          // SwiGLU with mlp_bias
+  Gated,               // gated MLPs (SwiGLU, GeGLU)
+  GatedBias,           // a gated MLP with mlp_bias
+  QkNorm,              // qk_norm
+  PostNorms,           // post_norms
   Untied,              // !tied_head
   UnlessFusedQkv,      // when the file has no fused q|k|v tensor
   UnlessFusedQkvBias,  // ... and qkv_bias
@@ -118,7 +124,33 @@ constexpr TensorRow kHfLlama[] = {
     {Slot::UpB, Need::MlpBias, Dim::F, Dim::None, "model.layers.{l}.mlp.up_proj.bias"},
     {Slot::Down, Need::Always, Dim::d, Dim::F, "model.layers.{l}.mlp.down_proj.weight"},
     {Slot::DownB, Need::MlpBias, Dim::d, Dim::None, "model.layers.{l}.mlp.down_proj.bias"},
+    {Slot::QNorm, Need::QkNorm, Dim::D, Dim::None, "model.layers.{l}.self_attn.q_norm.weight"},
+    {Slot::KNorm, Need::QkNorm, Dim::D, Dim::None, "model.layers.{l}.self_attn.k_norm.weight"},
     {Slot::NormFW, Need::Always, Dim::d, Dim::None, "model.norm.weight"},
+    {Slot::LmHead, Need::Untied, Dim::V, Dim::d, "lm_head.weight"},
+};
+
+// Gemma 3 (gemma3_text) as transformers saves it. Its post_attention_layernorm normalises the
+// attention output (a sandwich norm); the MLP's input norm is pre_feedforward_layernorm.
+constexpr TensorRow kHfGemma3[] = {
+    {Slot::TokEmb, Need::Always, Dim::V, Dim::d, "{p}embed_tokens.weight"},
+    {Slot::Norm1W, Need::Always, Dim::d, Dim::None, "{p}layers.{l}.input_layernorm.weight"},
+    {Slot::Q, Need::Always, Dim::Qd, Dim::d, "{p}layers.{l}.self_attn.q_proj.weight"},
+    {Slot::K, Need::Always, Dim::Kd, Dim::d, "{p}layers.{l}.self_attn.k_proj.weight"},
+    {Slot::V, Need::Always, Dim::Kd, Dim::d, "{p}layers.{l}.self_attn.v_proj.weight"},
+    {Slot::QNorm, Need::Always, Dim::D, Dim::None, "{p}layers.{l}.self_attn.q_norm.weight"},
+    {Slot::KNorm, Need::Always, Dim::D, Dim::None, "{p}layers.{l}.self_attn.k_norm.weight"},
+    {Slot::O, Need::Always, Dim::d, Dim::Qd, "{p}layers.{l}.self_attn.o_proj.weight"},
+    {Slot::PostAttnNorm, Need::Always, Dim::d, Dim::None,
+     "{p}layers.{l}.post_attention_layernorm.weight"},
+    {Slot::Norm2W, Need::Always, Dim::d, Dim::None,
+     "{p}layers.{l}.pre_feedforward_layernorm.weight"},
+    {Slot::Gate, Need::Always, Dim::F, Dim::d, "{p}layers.{l}.mlp.gate_proj.weight"},
+    {Slot::Up, Need::Always, Dim::F, Dim::d, "{p}layers.{l}.mlp.up_proj.weight"},
+    {Slot::Down, Need::Always, Dim::d, Dim::F, "{p}layers.{l}.mlp.down_proj.weight"},
+    {Slot::PostMlpNorm, Need::Always, Dim::d, Dim::None,
+     "{p}layers.{l}.post_feedforward_layernorm.weight"},
+    {Slot::NormFW, Need::Always, Dim::d, Dim::None, "{p}norm.weight"},
     {Slot::LmHead, Need::Untied, Dim::V, Dim::d, "lm_head.weight"},
 };
 
@@ -141,12 +173,16 @@ constexpr TensorRow kGguf[] = {
     {Slot::OB, Need::OutBias, Dim::d, Dim::None, "blk.{l}.attn_output.bias"},
     {Slot::Norm2W, Need::Always, Dim::d, Dim::None, "blk.{l}.ffn_norm.weight"},
     {Slot::Norm2B, Need::LayerNorm, Dim::d, Dim::None, "blk.{l}.ffn_norm.bias"},
-    {Slot::Gate, Need::SwiGlu, Dim::F, Dim::d, "blk.{l}.ffn_gate.weight"},
-    {Slot::GateB, Need::SwiGluBias, Dim::F, Dim::None, "blk.{l}.ffn_gate.bias"},
+    {Slot::Gate, Need::Gated, Dim::F, Dim::d, "blk.{l}.ffn_gate.weight"},
+    {Slot::GateB, Need::GatedBias, Dim::F, Dim::None, "blk.{l}.ffn_gate.bias"},
     {Slot::Up, Need::Always, Dim::F, Dim::d, "blk.{l}.ffn_up.weight"},
     {Slot::UpB, Need::MlpBias, Dim::F, Dim::None, "blk.{l}.ffn_up.bias"},
     {Slot::Down, Need::Always, Dim::d, Dim::F, "blk.{l}.ffn_down.weight"},
     {Slot::DownB, Need::MlpBias, Dim::d, Dim::None, "blk.{l}.ffn_down.bias"},
+    {Slot::QNorm, Need::QkNorm, Dim::D, Dim::None, "blk.{l}.attn_q_norm.weight"},
+    {Slot::KNorm, Need::QkNorm, Dim::D, Dim::None, "blk.{l}.attn_k_norm.weight"},
+    {Slot::PostAttnNorm, Need::PostNorms, Dim::d, Dim::None, "blk.{l}.post_attention_norm.weight"},
+    {Slot::PostMlpNorm, Need::PostNorms, Dim::d, Dim::None, "blk.{l}.post_ffw_norm.weight"},
     {Slot::NormFW, Need::Always, Dim::d, Dim::None, "output_norm.weight"},
     {Slot::NormFB, Need::LayerNorm, Dim::d, Dim::None, "output_norm.bias"},
     // GGUF files without output.weight have a tied head (config_from_gguf sets tied_head).
@@ -156,8 +192,9 @@ constexpr TensorRow kGguf[] = {
 
 std::span<const TensorRow> table(Family f, WeightNaming naming) {
   if (naming == WeightNaming::Gguf) return kGguf;
-  return f == Family::Gpt2 ? std::span<const TensorRow>(kHfGpt2)
-                           : std::span<const TensorRow>(kHfLlama);
+  if (f == Family::Gpt2) return kHfGpt2;
+  if (f == Family::Gemma3) return kHfGemma3;
+  return kHfLlama;
 }
 
 int64_t size_of(Dim dim, const Config& c) {
@@ -179,6 +216,8 @@ int64_t size_of(Dim dim, const Config& c) {
       return kd;
     case Dim::F:
       return c.d_ff;
+    case Dim::D:
+      return c.head_dim;
     case Dim::HalfD:
       return c.head_dim / 2;
   }
@@ -203,10 +242,14 @@ std::optional<bool> needed(Need need, const Config& c, bool fused_qkv) {
       return c.out_bias;
     case Need::MlpBias:
       return c.mlp_bias;
-    case Need::SwiGlu:
-      return c.mlp == MlpKind::SwiGlu;
-    case Need::SwiGluBias:
-      return c.mlp == MlpKind::SwiGlu && c.mlp_bias;
+    case Need::Gated:
+      return gated_mlp(c.mlp);
+    case Need::GatedBias:
+      return gated_mlp(c.mlp) && c.mlp_bias;
+    case Need::QkNorm:
+      return c.qk_norm;
+    case Need::PostNorms:
+      return c.post_norms;
     case Need::Untied:
       return !c.tied_head;
     case Need::UnlessFusedQkv:
@@ -364,6 +407,13 @@ void place(Weights& w, LayerWeights* lw, const TensorRow& row, const io::RawTens
       }
     throw BadInput(fmt::format("tensor '{}' has no weight to go with", t->name));
   };
+  // A norm weight in fp32, with Gemma's + 1 when the checkpoint stores it without.
+  auto norm = [&] {
+    std::vector<float> v = io::to_f32(*t);
+    if (c.norm_weight_offset != 0.0f)
+      for (float& x : v) x += c.norm_weight_offset;
+    return v;
+  };
   // llama.cpp's converter reorders llama's q/k rows for its RoPE; the product undoes it.
   const bool permuted = naming == WeightNaming::Gguf && c.family == Family::Llama;
   const int64_t d = c.d_model, qkv = qd + 2 * kd;
@@ -375,7 +425,7 @@ void place(Weights& w, LayerWeights* lw, const TensorRow& row, const io::RawTens
       w.pos_emb = Matrix::view(*t);
       return;
     case Slot::NormFW:
-      w.norm_f_w = io::to_f32(*t);
+      w.norm_f_w = norm();
       return;
     case Slot::NormFB:
       w.norm_f_b = io::to_f32(*t);
@@ -387,7 +437,7 @@ void place(Weights& w, LayerWeights* lw, const TensorRow& row, const io::RawTens
       w.rope_freq_factors = io::to_f32(*t);
       return;
     case Slot::Norm1W:
-      lw->norm1_w = io::to_f32(*t);
+      lw->norm1_w = norm();
       return;
     case Slot::Norm1B:
       lw->norm1_b = io::to_f32(*t);
@@ -423,7 +473,7 @@ void place(Weights& w, LayerWeights* lw, const TensorRow& row, const io::RawTens
       bias(lw->o, 0);
       return;
     case Slot::Norm2W:
-      lw->norm2_w = io::to_f32(*t);
+      lw->norm2_w = norm();
       return;
     case Slot::Norm2B:
       lw->norm2_b = io::to_f32(*t);
@@ -435,17 +485,29 @@ void place(Weights& w, LayerWeights* lw, const TensorRow& row, const io::RawTens
       bias(lw->mlp_in, 0);
       return;
     case Slot::Up:
-      // SwiGLU: gate in columns 0..F-1, up in F..2F-1; GELU: up alone.
-      part(lw->mlp_in, c.mlp == MlpKind::SwiGlu ? F : 0, d, c.mlp == MlpKind::SwiGlu ? 2 * F : F);
+      // Gated (SwiGLU, GeGLU): gate in columns 0..F-1, up in F..2F-1; GELU: up alone.
+      part(lw->mlp_in, gated_mlp(c.mlp) ? F : 0, d, gated_mlp(c.mlp) ? 2 * F : F);
       return;
     case Slot::UpB:
-      bias(lw->mlp_in, c.mlp == MlpKind::SwiGlu ? F : 0);
+      bias(lw->mlp_in, gated_mlp(c.mlp) ? F : 0);
       return;
     case Slot::Down:
       part(lw->mlp_out, 0, F, d);
       return;
     case Slot::DownB:
       bias(lw->mlp_out, 0);
+      return;
+    case Slot::QNorm:
+      lw->q_norm_w = norm();
+      return;
+    case Slot::KNorm:
+      lw->k_norm_w = norm();
+      return;
+    case Slot::PostAttnNorm:
+      lw->post_attn_norm_w = norm();
+      return;
+    case Slot::PostMlpNorm:
+      lw->post_mlp_norm_w = norm();
       return;
   }
 }
@@ -465,6 +527,13 @@ Weights load_weights(const Config& c, const TensorSource& src, WeightNaming nami
   if (naming == WeightNaming::HuggingFace && c.family == Family::Gpt2 &&
       src.find("transformer.wte.weight"))
     L.set_prefix("transformer.");
+  // Gemma 3: "model." for Gemma3ForCausalLM; the multimodal checkpoints keep the language model
+  // under "model.language_model." (older transformers: "language_model.model.").
+  if (naming == WeightNaming::HuggingFace && c.family == Family::Gemma3) {
+    L.set_prefix("model.");
+    for (const char* p : {"model.language_model.", "language_model.model."})
+      if (src.find(std::string(p) + "embed_tokens.weight")) L.set_prefix(p);
+  }
   Weights w;
   w.storage = src.storage;
   for (const TensorRow& row : rows)
@@ -485,6 +554,13 @@ Weights load_weights(const Config& c, const TensorSource& src, WeightNaming nami
     w.lm_head.in = c.d_model;
     w.lm_head.out = c.vocab_size;
   }
+  // transformers multiplies the embedding by a scale cast to the embedding's type; a GGUF's
+  // is dequantised to fp32 first (and llama.cpp scales in fp32).
+  w.embed_scale = c.embed_scale;
+  if (naming == WeightNaming::HuggingFace && w.tok_emb.dtype() == io::DType::BF16)
+    w.embed_scale = io::bf16_to_f32(io::f32_to_bf16(c.embed_scale));
+  else if (naming == WeightNaming::HuggingFace && w.tok_emb.dtype() == io::DType::F16)
+    w.embed_scale = io::f16_to_f32(io::f32_to_f16(c.embed_scale));
   w.n_params = L.params();
   w.bytes = L.bytes();
   return w;

@@ -11,6 +11,9 @@
 // Which tensors a family has, their names in each format, shapes and when they are required
 // is one table per family in weights.cpp.
 //
+// Norm weights are stored as the forward pass multiplies by them (Gemma's 1 + w already
+// added).
+//
 // Letters: d = d_model, H = n_head, G = n_kv_head, D = head_dim, F = d_ff, V = vocab, C = n_ctx.
 #pragma once
 
@@ -45,12 +48,15 @@ struct Linear {
 };
 
 struct LayerWeights {
-  std::vector<float> norm1_w, norm1_b;  // [d], [d] (bias only for LayerNorm)
-  Linear qkv;                           // [(H + 2G) * D, d]: columns of q, then k, then v
-  Linear o;                             // [d, H * D]
-  std::vector<float> norm2_w, norm2_b;  // [d], [d]
-  Linear mlp_in;                        // GELU: [F, d]; SwiGLU: [2F, d], gate then up
-  Linear mlp_out;                       // [d, F]
+  std::vector<float> norm1_w, norm1_b;    // [d], [d] (bias only for LayerNorm)
+  Linear qkv;                             // [(H + 2G) * D, d]: columns of q, then k, then v
+  Linear o;                               // [d, H * D]
+  std::vector<float> norm2_w, norm2_b;    // [d], [d]
+  Linear mlp_in;                          // GELU: [F, d]; SwiGLU: [2F, d], gate then up
+  Linear mlp_out;                         // [d, F]
+  std::vector<float> q_norm_w, k_norm_w;  // [D] per-head q/k RMSNorm (qk_norm), else empty
+  std::vector<float> post_attn_norm_w;    // [d] norm of the attention output (post_norms)
+  std::vector<float> post_mlp_norm_w;     // [d] norm of the MLP output (post_norms)
 };
 
 struct Weights {
@@ -60,6 +66,7 @@ struct Weights {
   std::vector<float> norm_f_w, norm_f_b;  // [d]
   Linear lm_head;                         // [V, d]; the token embedding when tied
   std::vector<float> rope_freq_factors;   // [D / 2] divisors of RoPE frequencies, or empty
+  float embed_scale = 0.0f;               // Config::embed_scale as applied (0: none)
   int64_t n_params = 0;                   // parameters read from the file
   int64_t bytes = 0;                      // bytes of the weights as stored (resident size)
   std::shared_ptr<const void> storage;    // the mapped file(s) that views point into

@@ -131,6 +131,10 @@ Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,
     b.cache_bytes_per_step =
         analysis::kv_cache_bytes_per_step(cap.n_layer, cap.n_kv_head, cap.head_dim, cap.seq_len(),
                                           static_cast<int64_t>(trace->steps.size()));
+    if (!cap.windows.empty())
+      for (size_t t = 0; t <= trace->steps.size(); ++t)
+        b.model_cache_bytes_per_step.push_back(analysis::kv_cache_bytes_windowed(
+            cap.windows, cap.n_kv_head, cap.seq_len() + static_cast<int64_t>(t), cap.head_dim));
     b.generation_attention =
         analysis::generation_attention(*trace, cap.n_layer, cap.n_head, b.layer);
   }

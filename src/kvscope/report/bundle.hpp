@@ -64,10 +64,13 @@ struct Bundle {
   // the outliers of the (key norm, value norm) cloud beyond kOutlierDistance robust deviations.
   static constexpr int kOutliersListed = 12;
   static constexpr double kOutlierDistance = 3.0;
-  std::vector<int> largest_key_tokens;                 // positions, largest first
-  std::vector<int> largest_value_tokens;               // positions, largest first
-  std::vector<int> kv_outliers;                        // positions, furthest first
-  std::vector<int64_t> cache_bytes_per_step;           // [steps + 1] with a generation trace
+  std::vector<int> largest_key_tokens;        // positions, largest first
+  std::vector<int> largest_value_tokens;      // positions, largest first
+  std::vector<int> kv_outliers;               // positions, furthest first
+  std::vector<int64_t> cache_bytes_per_step;  // [steps + 1] with a generation trace
+  // [steps + 1] what the model's own cache holds, for models with sliding-window layers
+  // (which keep only their last window - 1 positions); else empty.
+  std::vector<int64_t> model_cache_bytes_per_step;
   analysis::GenerationAttention generation_attention;  // with a trace that has attention
 };
 

@@ -1,6 +1,7 @@
 #include "kvscope/report/figure_helpers.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -132,6 +133,27 @@ std::vector<float> bin_rows(std::span<const float> x, int64_t S, int64_t cols, i
     }
   }
   return out;
+}
+
+std::string layer_kind_suffix(const capture::Capture& cap, int layer) {
+  if (cap.windows.empty()) return "";
+  const int w = cap.window(layer);
+  return w > 0 ? fmt::format(" (sliding {})", w) : " (global)";
+}
+
+std::string layer_axis_label(const capture::Capture& cap) {
+  std::vector<int> global;
+  int window = 0;
+  for (int l = 0; l < cap.n_layer; ++l) {
+    if (cap.window(l) > 0)
+      window = cap.window(l);
+    else
+      global.push_back(l);
+  }
+  if (cap.windows.empty() || window == 0) return "layer";
+  if (global.empty()) return fmt::format("layer (all slide over {} tokens)", window);
+  return fmt::format("layer (global: {}; the others slide over {} tokens)", fmt::join(global, ", "),
+                     window);
 }
 
 }  // namespace kvscope::report::figure_helpers

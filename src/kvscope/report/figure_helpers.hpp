@@ -49,4 +49,11 @@ std::vector<float> bin_rows(std::span<const float> x, int64_t S, int64_t cols, i
 // 1 when everything is 0.
 double robust_halfrange(double p_lo, double p_hi, double max_abs);
 
+// " (sliding 512)" or " (global)" after a layer's name when the model mixes sliding-window
+// and global layers (Gemma 3), "" otherwise.
+std::string layer_kind_suffix(const capture::Capture& cap, int layer);
+// "layer" or, for a model with sliding layers, "layer (global: 5, 11, 17; the others slide
+// over 512 tokens)": the x-axis label of per-layer plots.
+std::string layer_axis_label(const capture::Capture& cap);
+
 }  // namespace kvscope::report::figure_helpers

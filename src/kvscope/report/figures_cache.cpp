@@ -80,9 +80,17 @@ std::string sparsity_rule_text(const analysis::SparsityRule& r) {
   return "";
 }
 
-// Layer-index x axis with integer ticks.
-void layer_axis(plot::Axes& ax, int L) {
-  ax.x_label("layer");
+// Layer-index x axis with integer ticks; with a capture, the label names the global layers of
+// a model that also has sliding-window ones, and dotted lines mark them.
+void layer_axis(plot::Axes& ax, int L, const capture::Capture* cap = nullptr) {
+  ax.x_label(cap ? fh::layer_axis_label(*cap) : std::string("layer"));
+  if (cap && !cap->windows.empty())
+    for (int l = 0; l < L; ++l)
+      if (cap->window(l) == 0) {
+        plot::RefLineStyle global;
+        global.color = {0.55, 0.55, 0.55, 1};
+        ax.vline(l, global);
+      }
   if (L <= 16) {
     ax.x_ticks(iota_d(L));
   } else {
@@ -140,7 +148,8 @@ plot::Figure build_kv_cache_layers(const capture::Capture& cap, const Bundle& b,
       plot::Axes& ax = fig.axes(r, part);
       ax.heatmap(heads_side_by_side(key ? lc.k : lc.v), hs);
       ax.y_ticks(tok_at, tok_lab);
-      ax.title(fmt::format("Layer {} {}", l, key ? "keys" : "values"));
+      ax.title(
+          fmt::format("Layer {}{} {}", l, fh::layer_kind_suffix(cap, l), key ? "keys" : "values"));
       ax.x_ticks(head_at, head_lab);
       plot::RefLineStyle sep;
       sep.color = {0.1, 0.1, 0.1, 1};
@@ -177,7 +186,7 @@ plot::Figure build_kv_cache_statistics(const capture::Capture& cap, const Bundle
     ax.line(x, ks, line_style(kKeyColor, "keys")).line(x, vs, line_style(kValueColor, "values"));
     ax.title("Sparsity: share of near-zero entries")
         .y_label(fmt::format("% of entries with {}", sparsity_rule_text(opt.sparsity)));
-    layer_axis(ax, L);
+    layer_axis(ax, L, &cap);
     ax.grid().legend();
   }
   {
@@ -189,7 +198,7 @@ plot::Figure build_kv_cache_statistics(const capture::Capture& cap, const Bundle
     ax.hline(0, zero);
     ax.title("Key-value correlation (elementwise, all heads and tokens)")
         .y_label("Pearson correlation r");
-    layer_axis(ax, L);
+    layer_axis(ax, L, &cap);
     ax.grid();
   }
   {
@@ -197,7 +206,7 @@ plot::Figure build_kv_cache_statistics(const capture::Capture& cap, const Bundle
     ax.line(x, kstd, line_style(kKeyColor, "keys"))
         .line(x, vstd, line_style(kValueColor, "values"));
     ax.title("Standard deviation of entries").y_label("standard deviation");
-    layer_axis(ax, L);
+    layer_axis(ax, L, &cap);
     ax.grid().legend();
   }
   {
@@ -205,7 +214,7 @@ plot::Figure build_kv_cache_statistics(const capture::Capture& cap, const Bundle
     ax.line(x, kabs, line_style(kKeyColor, "keys"))
         .line(x, vabs, line_style(kValueColor, "values"));
     ax.title("Mean magnitude of entries").y_label("mean |x|");
-    layer_axis(ax, L);
+    layer_axis(ax, L, &cap);
     ax.grid().legend();
   }
   return fig;
@@ -453,7 +462,7 @@ plot::Figure build_kv_quantization_error(const capture::Capture& cap, const Bund
       ax.title(fmt::format("{}: {}", grouping_title(groupings[static_cast<size_t>(g)]),
                            m == 0 ? "relative MSE" : "max absolute error"));
       ax.y_label(m == 0 ? "‖x − x̂‖² / ‖x‖² (log scale)" : "max |x − x̂| (log scale)");
-      layer_axis(ax, L);
+      layer_axis(ax, L, &cap);
       ax.grid();
       if (g == 0 && m == 0) ax.legend(plot::Loc::lower_right);
     }

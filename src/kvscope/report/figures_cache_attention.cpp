@@ -161,17 +161,21 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
       const auto kept = std::find(lc.pattern_heads.begin(), lc.pattern_heads.end(), h);
       const bool exact = kept != lc.pattern_heads.end();
       exact_panels += exact;
-      // Cells after the query (masked keys) become NaN and show as background.
+      // Keys after the query, and on a sliding layer keys older than its window (masked
+      // alike), become NaN and show as background: the window is the visible band. A pooled
+      // cell of t x t positions is masked when every position in it is.
       const int side = exact ? S : lc.attn.shape.pooled();
+      const int t = exact ? 1 : lc.attn.shape.tile();
       const float* src = exact
                              ? lc.pattern.ptr() + (kept - lc.pattern_heads.begin()) * int64_t{S} * S
                              : lc.attn.pooled_max.ptr() + static_cast<int64_t>(h) * side * side;
       std::vector<float> map(src, src + static_cast<size_t>(side) * side);
+      const int W = cap.window(Ls[static_cast<size_t>(r)]);
       float mx = 0;
       for (int i = 0; i < side; ++i)
         for (int j = 0; j < side; ++j) {
           float& v = map[static_cast<size_t>(i) * side + j];
-          if (j > i)
+          if (j > i || (W > 0 && (j + 1) * t - 1 <= i * t - W))
             v = NAN;
           else
             mx = std::max(mx, v);
@@ -229,10 +233,13 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
                             : fmt::format(" ({} of {} maps exact, the others streamed pooled maps)",
                                           exact_panels, nr * nc))
           : "";
+  bool sliding = false;
+  for (int l : Ls) sliding = sliding || cap.window(l) > 0;
   fig.suptitle(fmt::format(
       "Attention patterns, {} ({} tokens; rows: query, columns: key)\n{}{}; white: masked "
-      "(future) keys",
-      shown, S, norm_text, pool_text));
+      "{}",
+      shown, S, norm_text, pool_text,
+      sliding ? "keys (future, or outside a sliding layer's window)" : "(future) keys"));
   plot::HeatmapStyle hm;
   hm.cmap = "viridis";
   hm.norm = plot::Norm::power(row_norm ? 1.0 : 0.5, 0, 1);
@@ -256,7 +263,9 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
   lt.halign = plot::HAlign::right;
   for (int r = 0; r < nr; ++r)
     ax.text(left - 1.5, top + r * (s + gap) + (s - 1) / 2.0,
-            fmt::format("layer {}", Ls[static_cast<size_t>(r)]), lt);
+            fmt::format("layer {}{}", Ls[static_cast<size_t>(r)],
+                        fh::layer_kind_suffix(cap, Ls[static_cast<size_t>(r)])),
+            lt);
   return fig;
 }
 

@@ -370,7 +370,19 @@ plot::Figure build_generation(const capture::Capture& cap, const Bundle& b,
     ls.color = plot::palette(0);
     ls.marker = steps <= 60 ? plot::Marker::circle : plot::Marker::none;
     ls.marker_size = 2.5;
-    a.line(x, total_mib, ls);
+    if (b.model_cache_bytes_per_step.empty()) {
+      a.line(x, total_mib, ls);
+    } else {
+      // Sliding layers keep only their last window - 1 positions in the model's own cache.
+      std::vector<double> held;
+      for (int64_t v : b.model_cache_bytes_per_step)
+        held.push_back(static_cast<double>(v) / tu.div);
+      plot::LineStyle hs = ls;
+      hs.color = plot::palette(2);
+      hs.label = "the model's own cache";
+      ls.label = "captured (every position)";
+      a.line(x, total_mib, ls).line(x, held, hs).legend();
+    }
     a.title(fmt::format("Cache size, all {} layers (fp32 K and V; +{:.1f} KiB per token)", L,
                         per_token / 1024.0))
         .x_label("generation step (0 = after the prompt)")

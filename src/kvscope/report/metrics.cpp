@@ -375,6 +375,18 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
       {"per_token_fp32_bytes", analysis::kv_cache_bytes(L, cap.n_kv_head, 1, cap.head_dim, 4)},
       {"per_layer_fp32_bytes", layer_bytes(cap, S)},
       {"definition", "2 (K and V) x layers x kv_heads x tokens x head_dim x bytes per value"}};
+  if (!cap.windows.empty()) {
+    // Sliding-window layers: the model's own cache keeps only the last window - 1 positions
+    // there (the capture, and the figures above, keep every position).
+    std::vector<int64_t> held;
+    for (int l = 0; l < L; ++l) held.push_back(S - cap.cached_from(l));
+    j["cache"]["layer_windows"] = cap.windows;
+    j["cache"]["model_cache_positions_per_layer"] = held;
+    j["cache"]["model_cache_per_layer_fp32_bytes"] =
+        analysis::kv_cache_bytes_by_layer(cap.windows, cap.n_kv_head, S, cap.head_dim, 4);
+    j["cache"]["model_cache_fp32_bytes"] =
+        analysis::kv_cache_bytes_windowed(cap.windows, cap.n_kv_head, S, cap.head_dim, 4);
+  }
 
   if (trace) {
     json steps = json::array();
@@ -402,6 +414,7 @@ json metrics_json(const capture::Capture& cap, const Bundle& b, const ReportOpti
         {"prefill_ms", num(trace->prefill_ms)},
         {"bytes_per_token", trace->bytes_per_token},
         {"cache_bytes_per_step", per_step},
+        {"model_cache_bytes_per_step", b.model_cache_bytes_per_step},
         {"cache_bytes_per_step_definition",
          "entry 0: after the prompt; entry t: after t generated tokens (fp32 K and V, all layers)"},
         {"attention_layer", b.generation_attention.layer},
@@ -513,6 +526,16 @@ std::string summary_text(const capture::Capture& cap, const Bundle& b,
   out += fmt::format("kv cache  {} bytes fp32 ({:.2f} MiB; {} bytes per token)\n", bytes,
                      static_cast<double>(bytes) / (1024.0 * 1024.0),
                      analysis::kv_cache_bytes(cap.n_layer, cap.n_kv_head, 1, cap.head_dim, 4));
+  if (!cap.windows.empty()) {
+    const int64_t held =
+        analysis::kv_cache_bytes_windowed(cap.windows, cap.n_kv_head, S, cap.head_dim, 4);
+    int sliding = 0;
+    for (int w : cap.windows) sliding += w > 0;
+    out += fmt::format(
+        "          the model's own cache holds {} bytes ({:.2f} MiB): {} of {} layers slide and "
+        "keep the last window - 1 positions\n",
+        held, static_cast<double>(held) / (1024.0 * 1024.0), sliding, cap.n_layer);
+  }
   auto list = [&](const std::vector<analysis::RankedToken>& r) {
     std::string s;
     for (size_t i = 0; i < r.size() && i < 5; ++i)
