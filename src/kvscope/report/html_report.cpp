@@ -56,23 +56,26 @@ class Packer {
  public:
   template <typename T>
   void add(const std::string& name, const char* dtype, std::vector<int64_t> shape,
-           const std::vector<T>& v) {
+           const std::vector<T>& v, bool early = false) {
     const auto* p = reinterpret_cast<const uint8_t*>(v.data());
     const size_t n = v.size() * sizeof(T);
     const std::string id = fmt::format("b{}", count_++);
     arrays_[name] = {{"id", id}, {"dtype", dtype}, {"shape", shape}};
-    scripts_ += fmt::format("<script type=\"application/octet-stream\" id=\"{}\">", id);
-    scripts_ += base64(p, n);
-    scripts_ += "</script>\n";
+    std::string& to = early ? early_ : late_;
+    to += fmt::format("<script type=\"application/octet-stream\" id=\"{}\">", id);
+    to += base64(p, n);
+    to += "</script>\n";
     raw_bytes_ += static_cast<int64_t>(n);
   }
   json& arrays() { return arrays_; }
-  const std::string& scripts() const { return scripts_; }
+  // Arrays the first view draws (before the page's script) and the rest (after it).
+  const std::string& early() const { return early_; }
+  const std::string& late() const { return late_; }
   int64_t raw_bytes() const { return raw_bytes_; }
 
  private:
   json arrays_ = json::object();
-  std::string scripts_;
+  std::string early_, late_;
   int64_t raw_bytes_ = 0;
   int count_ = 0;
 };
@@ -255,7 +258,9 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
     const int64_t exact_bytes = tri * L * H * 2;
     const int64_t fixed = pk.raw_bytes() + static_cast<int64_t>(S) * 64 + (1 << 20);
     std::string mode = html.maps;
-    if (mode == "auto") mode = all_patterns && fixed + exact_bytes <= raw_budget ? "exact" : "pooled";
+    // Beyond 2,048 tokens a full map is more cells than a screen has pixels: pooled.
+    if (mode == "auto")
+      mode = all_patterns && S <= 2048 && fixed + exact_bytes <= raw_budget ? "exact" : "pooled";
     if (mode == "exact" && !all_patterns)
       throw BadInput("html_maps exact needs attention patterns: attention must be on");
 
@@ -271,7 +276,7 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
             uint8_t& t = thumbs[((static_cast<size_t>(l) * H + h) * Tn + a / per) * Tn + c / per];
             t = std::max(t, log_code(sums[static_cast<size_t>(l)].pooled_max.at(h, a, c)));
           }
-    pk.add("thumbs", "u8", {L, H, Tn, Tn}, thumbs);
+    pk.add("thumbs", "u8", {L, H, Tn, Tn}, thumbs, true);
 
     json att = {{"mode", mode},       {"tile", tile},       {"pooled", P},
                 {"thumb", Tn},        {"thumb_per", per},   {"sink_tokens", sh.sink_tokens},
@@ -284,7 +289,7 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
           size_t o = 0;
           for (int i = 0; i < S; ++i)
             for (int j = 0; j <= i; ++j) m[o++] = io::f32_to_f16(p.at(h, i, j));
-          pk.add(fmt::format("map.{}.{}", l, h), "f16", {tri}, m);
+          pk.add(fmt::format("map.{}.{}", l, h), "f16", {tri}, m, l == b.layer && h == b.head);
         }
       }
     } else {
@@ -303,7 +308,7 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
         for (int h = 0; h < H; ++h)
           for (int a = 0; a < P; ++a)
             for (int c = 0; c <= a; ++c) pm[o++] = log_code(s.pooled_max.at(h, a, c));
-        pk.add(fmt::format("pooled.{}", l), "u8", {H, ptri}, pm);
+        pk.add(fmt::format("pooled.{}", l), "u8", {H, ptri}, pm, l == b.layer);
         std::vector<float> w(static_cast<size_t>(H) * S * K);
         std::vector<uint32_t> key32(w.size());
         for (int h = 0; h < H; ++h)
@@ -367,16 +372,18 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
   meta["arrays"] = pk.arrays();
   (void)opt;
 
-  // The template's three markers are found in the template itself, never in inserted text.
+  // The template's four markers are found in the template itself, never in inserted text.
   const std::string_view t = assets::kPageHtml;
-  const std::string_view markers[3] = {"/*KVSCOPE_CSS*/", "<!--KVSCOPE_DATA-->", "/*KVSCOPE_JS*/"};
+  const std::string_view markers[4] = {"/*KVSCOPE_CSS*/", "<!--KVSCOPE_DATA-->", "/*KVSCOPE_JS*/",
+                                       "<!--KVSCOPE_DATA_LATE-->"};
   const std::string data = "<script type=\"application/json\" id=\"kv-meta\">" +
-                           json_for_script(meta) + "</script>\n" + pk.scripts();
-  const std::string_view with[3] = {assets::kPageCss, data, assets::kPageJs};
+                           json_for_script(meta) + "</script>\n" + pk.early();
+  const std::string_view with[4] = {assets::kPageCss, data, assets::kPageJs, pk.late()};
   std::string page;
-  page.reserve(t.size() + data.size() + assets::kPageCss.size() + assets::kPageJs.size());
+  page.reserve(t.size() + data.size() + pk.late().size() + assets::kPageCss.size() +
+               assets::kPageJs.size());
   size_t from = 0;
-  for (int m = 0; m < 3; ++m) {
+  for (int m = 0; m < 4; ++m) {
     const size_t at = t.find(markers[m], from);
     if (at == std::string_view::npos)
       throw IoError(fmt::format("report.html template: marker {} is missing", markers[m]));

@@ -5,7 +5,7 @@
 // Letters: L layers, H query heads, KH key/value heads, S tokens, D head dim, P pooled cells.
 "use strict";
 (function () {
-  const perf = { firstPaint: null, headSwitch: [], hover: [] };
+  const perf = { jsStart: performance.now(), firstPaint: null, headSwitch: [], hover: [] };
   const meta = JSON.parse(document.getElementById("kv-meta").textContent);
   const S = meta.seq, L = meta.n_layer, H = meta.n_head, KH = meta.n_kv_head, D = meta.head_dim;
   const att = meta.attention;
@@ -321,6 +321,7 @@
     return { below: ws[base + K - 1], K, of: i + 1 };
   }
   function openHead(l, h) {
+    if (!window.kvscope.ready) { document.addEventListener("DOMContentLoaded", () => openHead(l, h)); return; }
     const t0 = performance.now();
     st.layer = l; st.head = h;
     $("sel-layer").value = l; $("sel-head").value = h;
@@ -574,7 +575,7 @@
       g.fillStyle = "#1d2329"; g.font = FONT; g.textAlign = "right"; g.textBaseline = "top";
       g.fillText(d.label, left - 10, y + 6);
       g.font = SMALL; g.fillStyle = "#5b6570";
-      const by = d.used_by.length ? `evicts by it: ${d.used_by.join(", ")}${d.used_by.some((m) => used.has(m)) ? " (measured below)" : ""}` : "";
+      const by = d.used_by.length ? `used by ${d.used_by.join(", ")}${d.used_by.some((m) => used.has(m)) ? " (measured)" : ""}` : "";
       g.fillText(`max ${mx.toPrecision(3)}`, left - 10, y + 24);
       if (by) g.fillText(by, left - 10, y + 40);
     });
@@ -659,14 +660,14 @@
     g.fillText("step 1", left - 5, 10 + rowH / 2); g.fillText(`step ${n}`, left - 5, 10 + Hm - rowH / 2);
     g.textAlign = "center"; g.fillText("cache position \u2192 (each row: the new token's attention over the cache, power scale per row)", left + Wm / 2, 10 + Hm + 14);
     // Cache bytes against step.
-    const cy = 10 + Hm + 40, bmax = steps[n - 1].cache_bytes;
+    const cy = 10 + Hm + 40, bmax = steps[n - 1].cache_bytes, bmin = Math.min(steps[0].cache_bytes, bmax - 1);
     g.strokeStyle = "#9aa4ae"; g.strokeRect(left - 0.5, cy - 0.5, Wm + 1, ch + 1);
     g.strokeStyle = "#1f77b4"; g.lineWidth = 1.5; g.beginPath();
-    steps.forEach((x, r) => { const px = left + ((r + 0.5) / n) * Wm, py = cy + ch - (x.cache_bytes / bmax) * (ch - 6); r ? g.lineTo(px, py) : g.moveTo(px, py); });
+    steps.forEach((x, r) => { const px = left + ((r + 0.5) / n) * Wm, py = cy + ch - 3 - ((x.cache_bytes - bmin) / (bmax - bmin)) * (ch - 6); r ? g.lineTo(px, py) : g.moveTo(px, py); });
     g.stroke();
-    const px = left + ((s + 0.5) / n) * Wm, py = cy + ch - (steps[s].cache_bytes / bmax) * (ch - 6);
+    const px = left + ((s + 0.5) / n) * Wm, py = cy + ch - 3 - ((steps[s].cache_bytes - bmin) / (bmax - bmin)) * (ch - 6);
     g.fillStyle = "#c2410c"; g.beginPath(); g.arc(px, py, 4, 0, 7); g.fill();
-    g.fillStyle = "#3c4650"; g.textAlign = "right"; g.fillText(`${(bmax / 1048576).toFixed(2)} MB`, left - 5, cy + 6); g.fillText("0", left - 5, cy + ch);
+    g.fillStyle = "#3c4650"; g.textAlign = "right"; g.fillText(`${(bmax / 1048576).toFixed(2)} MB`, left - 5, cy + 6); g.fillText(`${(bmin / 1048576).toFixed(2)} MB`, left - 5, cy + ch - 3);
     g.textAlign = "center"; g.fillText("cache size (fp32 K and V, all layers) against step", left + Wm / 2, cy + ch + 14);
     // Text so far.
     const box = $("gen-text"); box.textContent = "";
@@ -683,7 +684,7 @@
     g.strokeStyle = st.lock ? "#b91c1c" : "#d97706"; g.lineWidth = 1.5;
     g.beginPath(); g.moveTo(x, gv.top); g.lineTo(x, gv.top + gv.Hm); g.stroke();
   }
-  if (gen) { $("gen-step").max = gen.steps.length - 1; $("gen-step").addEventListener("input", drawGeneration); }
+  if (gen) { $("gen-step").max = gen.steps.length - 1; $("gen-step").value = gen.steps.length - 1; $("gen-step").addEventListener("input", drawGeneration); }
 
   // ---- export ----------------------------------------------------------------------------------
   const PANELS = { overview: ["ov-canvas", "ov-overlay"], head: ["head-canvas", "head-overlay"], kv: ["kv-canvas", "kv-overlay"],
@@ -764,15 +765,22 @@
   }
 
   // ---- start ---------------------------------------------------------------------------------------
-  window.kvscope = { meta, perf, state: st, openHead, exportPanel, setHover, toggleLock, ready: false };
+  window.kvscope = { meta, perf, state: st, openHead, exportPanel, setHover, toggleLock, ready: false,
+    overviewCells: () => ov.cells.map((c) => ({ l: c.l, h: c.h, x: c.x, y: c.y, size: ov.ts })),
+    headGeometry: () => ({ x0: hv.x0, y0: hv.y0, M: hv.M }) };
+  // The data of the first view (overview thumbnails, the opening head) comes before this
+  // script in the file and is drawn at once; the rest follows the script and is read once
+  // the whole file is parsed.
   lockWords();
   drawOverview();
   drawHead();
-  requestAnimationFrame(() => {
-    perf.firstPaint = performance.now();
+  requestAnimationFrame(() => { perf.firstPaint = performance.now(); });
+  function rest() {
     drawKv(); drawImportance(); drawGeneration();
     window.kvscope.ready = true;
-  });
+    perf.ready = performance.now();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", rest); else rest();
   let resizeTimer = 0;
   window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => {
     drawOverview(); drawHead(); drawKv(); drawImportance(); drawGeneration(); }, 150); });
