@@ -419,6 +419,31 @@
       g.fillText("sink columns", x - 2, y2 - 12);
     }
   }
+  // A series over S tokens drawn into W pixels: a line when every token gets a pixel, else one
+  // vertical min-max stroke per pixel column (a 4,096-point zigzag costs a frame to rasterise).
+  function series(g, n, val, x0, W, yBase, h, vmax, colour, bars) {
+    g.fillStyle = colour; g.strokeStyle = colour;
+    const y = (v) => yBase - (v / (vmax || 1)) * h;
+    if (n <= W / 2 && !bars) {
+      g.lineWidth = 1.3; g.beginPath();
+      for (let t = 0; t < n; t++) { const x = x0 + ((t + 0.5) / n) * W; t ? g.lineTo(x, y(val(t))) : g.moveTo(x, y(val(t))); }
+      g.stroke(); return;
+    }
+    if (bars && n <= W / 2) {
+      const bw = W / n;
+      for (let t = 0; t < n; t++) { const v = y(val(t)); g.fillRect(x0 + t * bw, v, Math.max(1, bw - (bw > 3 ? 1 : 0)), yBase - v); }
+      return;
+    }
+    const cols = Math.floor(W);
+    for (let c = 0; c < cols; c++) {
+      const a = Math.floor((c / cols) * n), b = Math.max(a + 1, Math.floor(((c + 1) / cols) * n));
+      let lo = Infinity, hi = -Infinity;
+      for (let t = a; t < b; t++) { const v = val(t); if (v < lo) lo = v; if (v > hi) hi = v; }
+      if (bars) lo = 0;
+      g.fillRect(x0 + c, y(hi), 1, Math.max(1, y(lo) - y(hi)));
+    }
+  }
+  const fmtBytes = (b) => b >= 1048576 ? `${(b / 1048576).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`;
   function fmtW(v) { return v === 0 ? "0" : v >= 0.01 ? v.toFixed(3) : v.toExponential(1); }
   function overlayHead() {
     if (!att) return;
@@ -518,10 +543,7 @@
     let nmax = 0; for (let t = 0; t < S; t++) nmax = Math.max(nmax, kN(t), vN(t));
     g.strokeStyle = "#9aa4ae"; g.strokeRect(left - 0.5, ny - 0.5, Wm + 1, nh + 1);
     for (const [fn, col, name] of [[kN, "#1f77b4", "key norm"], [vN, "#d95f02", "value norm"]]) {
-      g.strokeStyle = col; g.lineWidth = 1.3; g.beginPath();
-      for (let t = 0; t < S; t++) { const x = left + ((t + 0.5) / S) * Wm, y = ny + nh - (fn(t) / (nmax || 1)) * (nh - 4);
-        t ? g.lineTo(x, y) : g.moveTo(x, y); }
-      g.stroke();
+      series(g, S, fn, left, Wm, ny + nh, nh - 4, nmax, col, false);
       g.fillStyle = col; g.fillText(name, left + Wm + 10, ny + (name === "key norm" ? 12 : 30));
     }
     g.fillStyle = "#3c4650"; g.textAlign = "right"; g.fillText(nmax.toPrecision(3), left - 5, ny + 4); g.fillText("0", left - 5, ny + nh);
@@ -568,9 +590,7 @@
     const used = new Set(meta.compress ? meta.compress.results.map((r) => r.method.split("+")[0]) : []);
     defs.forEach((d, n) => {
       const y = n * (rh + gap) + 4; let mx = 0; for (const v of d.values) mx = Math.max(mx, v);
-      const barW = Wm / S;
-      g.fillStyle = "#4c78a8";
-      for (let t = 0; t < S; t++) { const h = (d.values[t] / (mx || 1)) * rh; g.fillRect(left + t * barW, y + rh - h, Math.max(1, barW - (barW > 3 ? 1 : 0)), h); }
+      series(g, S, (t) => d.values[t], left, Wm, y + rh, rh, mx, "#4c78a8", true);
       g.strokeStyle = "#c8ced4"; g.beginPath(); g.moveTo(left, y + rh + 0.5); g.lineTo(left + Wm, y + rh + 0.5); g.stroke();
       g.fillStyle = "#1d2329"; g.font = FONT; g.textAlign = "right"; g.textBaseline = "top";
       g.fillText(d.label, left - 10, y + 6);
@@ -644,16 +664,19 @@
     Object.assign(gv, { left, Wm, top: 10, Hm, rowH, maxLen });
     g.fillStyle = "#fbfcfd"; g.fillRect(0, 0, left + Wm + 40, Hc);
     g.fillStyle = "#eceef1"; g.fillRect(left, 10, Wm, Hm);
-    if (gen.attention) {
-      const a = arr("gen_attention"); let off = 0;
+    if (gen.attention) {  // one image, a row per step and a column per cache position
+      const a = arr("gen_attention"), img = new ImageData(maxLen, n); let off = 0;
       for (let r = 0; r < n; r++) {
         const len = steps[r].cache_len, rowOff = off + (st.layer * H + st.head) * len;
         off += L * H * len;
+        for (let j = 0; j < maxLen; j++) { const o = (r * maxLen + j) * 4; img.data[o] = 236; img.data[o + 1] = 238; img.data[o + 2] = 241; img.data[o + 3] = 255; }
         if (r > s) continue;
         let mx = 0; for (let j = 0; j < len; j++) mx = Math.max(mx, a[rowOff + j]);
-        for (let j = 0; j < len; j++) { g.fillStyle = css(SEQ, Math.sqrt(a[rowOff + j] / (mx || 1)));
-          g.fillRect(left + (j / maxLen) * Wm, 10 + r * rowH, Math.max(1, Wm / maxLen + 0.5), rowH - (rowH > 5 ? 1 : 0)); }
+        for (let j = 0; j < len; j++) { const k = Math.round(Math.sqrt(a[rowOff + j] / (mx || 1)) * 255) * 3, o = (r * maxLen + j) * 4;
+          img.data[o] = SEQ[k]; img.data[o + 1] = SEQ[k + 1]; img.data[o + 2] = SEQ[k + 2]; }
       }
+      const tmp = document.createElement("canvas"); tmp.width = maxLen; tmp.height = n; tmp.getContext("2d").putImageData(img, 0, 0);
+      g.imageSmoothingEnabled = false; g.drawImage(tmp, left, 10, Wm, Hm);
     }
     g.strokeStyle = "#c2410c"; g.lineWidth = 2; g.strokeRect(left, 10 + s * rowH, Wm, rowH);
     g.font = SMALL; g.fillStyle = "#3c4650"; g.textAlign = "right"; g.textBaseline = "middle";
@@ -667,7 +690,7 @@
     g.stroke();
     const px = left + ((s + 0.5) / n) * Wm, py = cy + ch - 3 - ((steps[s].cache_bytes - bmin) / (bmax - bmin)) * (ch - 6);
     g.fillStyle = "#c2410c"; g.beginPath(); g.arc(px, py, 4, 0, 7); g.fill();
-    g.fillStyle = "#3c4650"; g.textAlign = "right"; g.fillText(`${(bmax / 1048576).toFixed(2)} MB`, left - 5, cy + 6); g.fillText(`${(bmin / 1048576).toFixed(2)} MB`, left - 5, cy + ch - 3);
+    g.fillStyle = "#3c4650"; g.textAlign = "right"; g.fillText(fmtBytes(bmax), left - 5, cy + 6); g.fillText(fmtBytes(bmin), left - 5, cy + ch - 3);
     g.textAlign = "center"; g.fillText("cache size (fp32 K and V, all layers) against step", left + Wm / 2, cy + ch + 14);
     // Text so far.
     const box = $("gen-text"); box.textContent = "";
