@@ -59,7 +59,8 @@ std::string with_flag_names(const std::string& message) {
 
 void add_analyze_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "analyze", "Capture a prompt's KV cache and write every figure, metrics.json, a guide and "
+      "analyze",
+      "Capture a prompt's KV cache and write every figure, metrics.json, a guide and "
       "report.html (an interactive page, one self-contained file)");
   struct Opts {
     ModelOptions model;

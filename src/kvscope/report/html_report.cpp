@@ -198,11 +198,12 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
   json imp = json::array();
   auto add_importance = [&](const char* name, const char* label, const std::vector<double>& v,
                             json used_by, const char* note) {
-    imp.push_back({{"name", name}, {"label", label}, {"values", v}, {"used_by", used_by},
-                   {"note", note}});
+    imp.push_back(
+        {{"name", name}, {"label", label}, {"values", v}, {"used_by", used_by}, {"note", note}});
   };
   std::vector<double> kv_norm(b.magnitudes.key.size());
-  for (size_t i = 0; i < kv_norm.size(); ++i) kv_norm[i] = b.magnitudes.key[i] + b.magnitudes.value[i];
+  for (size_t i = 0; i < kv_norm.size(); ++i)
+    kv_norm[i] = b.magnitudes.key[i] + b.magnitudes.value[i];
   add_importance("key_norm", "key norm", b.magnitudes.key, {"knorm"},
                  "L2 norm of the key, mean over layers and KV heads; knorm keeps the lowest");
   add_importance("value_norm", "value norm", b.magnitudes.value, json::array(),
@@ -278,9 +279,9 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
           }
     pk.add("thumbs", "u8", {L, H, Tn, Tn}, thumbs, true);
 
-    json att = {{"mode", mode},       {"tile", tile},       {"pooled", P},
-                {"thumb", Tn},        {"thumb_per", per},   {"sink_tokens", sh.sink_tokens},
-                {"stats", stats},     {"sink_cols", sink_cols}};
+    json att = {{"mode", mode},   {"tile", tile},          {"pooled", P},
+                {"thumb", Tn},    {"thumb_per", per},      {"sink_tokens", sh.sink_tokens},
+                {"stats", stats}, {"sink_cols", sink_cols}};
     if (mode == "exact") {
       for (int l = 0; l < L; ++l) {
         const Tensor& p = cap.layers[static_cast<size_t>(l)].pattern;
@@ -298,7 +299,8 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
       const int64_t per_k = static_cast<int64_t>(L) * H * S * (S > 65535 ? 6 : 4);
       const int Kmax = static_cast<int>(sums[0].topk_key.dim(2));
       const int64_t left = raw_budget - fixed - pooled_bytes;
-      const int K = static_cast<int>(std::clamp<int64_t>(left / std::max<int64_t>(per_k, 1), 1, Kmax));
+      const int K =
+          static_cast<int>(std::clamp<int64_t>(left / std::max<int64_t>(per_k, 1), 1, Kmax));
       att["top_k"] = K;
       out.top_k = K;
       for (int l = 0; l < L; ++l) {
@@ -346,8 +348,11 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
     int64_t n_att = 0;
     bool att = true;
     for (const auto& st : trace->steps) {
-      steps.push_back({{"token", st.token}, {"text", st.text}, {"cache_len", st.cache_len},
-                       {"cache_bytes", st.cache_bytes}, {"ms", st.ms}});
+      steps.push_back({{"token", st.token},
+                       {"text", st.text},
+                       {"cache_len", st.cache_len},
+                       {"cache_bytes", st.cache_bytes},
+                       {"ms", st.ms}});
       att = att && !st.attention.empty();
       n_att += static_cast<int64_t>(st.attention.size());
     }

@@ -24,10 +24,10 @@
 namespace kvscope::report {
 
 struct HtmlOptions {
-  std::string maps = "auto";            // auto, exact or pooled
-  int64_t max_bytes = 64LL << 20;       // the whole file, bytes
-  static constexpr int kKvRows = 512;   // token rows kept of K and V per head
-  static constexpr int kThumb = 48;     // overview thumbnail cells per side
+  std::string maps = "auto";           // auto, exact or pooled
+  int64_t max_bytes = 64LL << 20;      // the whole file, bytes
+  static constexpr int kKvRows = 512;  // token rows kept of K and V per head
+  static constexpr int kThumb = 48;    // overview thumbnail cells per side
 };
 
 // What the page's data section holds, for tests and for the summary.

@@ -15,10 +15,10 @@
 
 #include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
-#include "kvscope/plot/figure.hpp"
-#include "kvscope/report/figures.hpp"
 #include "kvscope/io/json_file.hpp"
+#include "kvscope/plot/figure.hpp"
 #include "kvscope/report/compress_report.hpp"
+#include "kvscope/report/figures.hpp"
 #include "kvscope/report/guide.hpp"
 #include "kvscope/report/html_report.hpp"
 #include "kvscope/report/metrics.hpp"
@@ -158,7 +158,8 @@ std::vector<std::string> write_into(const capture::Capture& cap, const Bundle& b
   }
   if (opt.html) {
     const std::string path = step("report.html");
-    write_file_atomic(path, html_report(cap, b, opt, trace, compress, {.maps = opt.html_maps}).html);
+    write_file_atomic(path,
+                      html_report(cap, b, opt, trace, compress, {.maps = opt.html_maps}).html);
   }
   out.commit();
   for (std::string& p : written) p = (fs::path(out.final_path()) / fs::path(p).filename()).string();
