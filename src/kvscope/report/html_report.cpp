@@ -86,12 +86,12 @@ std::vector<uint16_t> to_f16(const float* p, size_t n) {
   return out;
 }
 
-std::vector<double> column_sum(const std::vector<capture::AttentionSummary>& sums,
+std::vector<double> column_sum(const std::vector<const capture::AttentionSummary*>& sums,
                                const Tensor capture::AttentionSummary::*field, int S) {
   std::vector<double> out(static_cast<size_t>(S), 0.0);
   int64_t n = 0;
-  for (const auto& s : sums) {
-    const Tensor& t = s.*field;
+  for (const capture::AttentionSummary* s : sums) {
+    const Tensor& t = s->*field;
     for (int64_t h = 0; h < t.dim(0); ++h, ++n)
       for (int j = 0; j < S; ++j) out[static_cast<size_t>(j)] += t.at(h, j);
   }
@@ -115,12 +115,6 @@ std::string json_for_script(const json& j) {
 }
 
 }  // namespace
-
-capture::AttentionSummary layer_summary(const capture::LayerCapture& layer) {
-  if (!layer.attn.empty()) return layer.attn;
-  if (layer.pattern.empty()) return {};
-  return capture::summarize_pattern(layer.pattern, capture::SummaryShape{});
-}
 
 HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const ReportOptions& opt,
                        const capture::GenerationTrace* trace, const json& compress,
@@ -185,11 +179,16 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
   }
 
   // Attention.
-  std::vector<capture::AttentionSummary> sums;
+  // Each layer's attention summary: the engine's, else computed here from the exact map.
+  std::vector<capture::AttentionSummary> computed(static_cast<size_t>(L));
+  std::vector<const capture::AttentionSummary*> sums;
   bool have_attention = L > 0;
-  for (const auto& lc : cap.layers) {
-    sums.push_back(layer_summary(lc));
-    if (sums.back().empty()) have_attention = false;
+  for (int l = 0; l < L; ++l) {
+    const capture::LayerCapture& lc = cap.layers[static_cast<size_t>(l)];
+    if (lc.attn.empty() && !lc.pattern.empty())
+      computed[static_cast<size_t>(l)] = capture::summarize_pattern(lc.pattern, {});
+    sums.push_back(lc.attn.empty() ? &computed[static_cast<size_t>(l)] : &lc.attn);
+    if (sums.back()->empty()) have_attention = false;
   }
   bool all_patterns = L > 0;
   for (const auto& lc : cap.layers) all_patterns = all_patterns && !lc.pattern.empty();
@@ -212,7 +211,7 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
                  "sum of the two norms above");
 
   if (have_attention) {
-    const capture::SummaryShape& sh = sums[0].shape;
+    const capture::SummaryShape& sh = sums[0]->shape;
     const int P = sh.pooled(), tile = sh.tile();
     std::vector<double> recv = column_sum(sums, &capture::AttentionSummary::received, S);
     std::vector<double> per_q(recv);
@@ -234,11 +233,11 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
           std::pair{&capture::AttentionSummary::prev_token, "prev_token"},
           std::pair{&capture::AttentionSummary::max_weight, "max_weight"}}) {
       std::vector<double> v;
-      for (const auto& s : sums)
+      for (const capture::AttentionSummary* s : sums)
         for (int h = 0; h < H; ++h) {
           double acc = 0;
           const int from = S > 1 ? 1 : 0;
-          for (int i = from; i < S; ++i) acc += (s.*field).at(h, i);
+          for (int i = from; i < S; ++i) acc += (s->*field).at(h, i);
           v.push_back(acc / std::max(1, S - from));
         }
       stats[name] = v;
@@ -246,10 +245,10 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
     // Sink columns per head: leading keys (< sink_tokens) that get on average at least 0.1 of
     // each query's attention; they are drawn on a scale of their own.
     std::vector<int> sink_cols;
-    for (const auto& s : sums)
+    for (const capture::AttentionSummary* s : sums)
       for (int h = 0; h < H; ++h) {
         int n = 0;
-        while (n < std::min(sh.sink_tokens, S) && s.received.at(h, n) / (S - n) >= 0.1) ++n;
+        while (n < std::min(sh.sink_tokens, S) && s->received.at(h, n) / (S - n) >= 0.1) ++n;
         sink_cols.push_back(n);
       }
 
@@ -275,7 +274,7 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
         for (int a = 0; a < P; ++a)
           for (int c = 0; c <= a; ++c) {
             uint8_t& t = thumbs[((static_cast<size_t>(l) * H + h) * Tn + a / per) * Tn + c / per];
-            t = std::max(t, log_code(sums[static_cast<size_t>(l)].pooled_max.at(h, a, c)));
+            t = std::max(t, log_code(sums[static_cast<size_t>(l)]->pooled_max.at(h, a, c)));
           }
     pk.add("thumbs", "u8", {L, H, Tn, Tn}, thumbs, true);
 
@@ -297,14 +296,14 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
       const int64_t ptri = static_cast<int64_t>(P) * (P + 1) / 2;
       const int64_t pooled_bytes = ptri * L * H;
       const int64_t per_k = static_cast<int64_t>(L) * H * S * (S > 65535 ? 6 : 4);
-      const int Kmax = static_cast<int>(sums[0].topk_key.dim(2));
+      const int Kmax = static_cast<int>(sums[0]->topk_key.dim(2));
       const int64_t left = raw_budget - fixed - pooled_bytes;
       const int K =
           static_cast<int>(std::clamp<int64_t>(left / std::max<int64_t>(per_k, 1), 1, Kmax));
       att["top_k"] = K;
       out.top_k = K;
       for (int l = 0; l < L; ++l) {
-        const auto& s = sums[static_cast<size_t>(l)];
+        const capture::AttentionSummary& s = *sums[static_cast<size_t>(l)];
         std::vector<uint8_t> pm(static_cast<size_t>(H * ptri));
         size_t o = 0;
         for (int h = 0; h < H; ++h)

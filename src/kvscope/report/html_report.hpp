@@ -42,8 +42,4 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
                        const capture::GenerationTrace* trace, const nlohmann::json& compress,
                        const HtmlOptions& html = {});
 
-// The attention summary of a layer: the engine's when it has one, else computed from the
-// exact map; empty when the layer has neither.
-capture::AttentionSummary layer_summary(const capture::LayerCapture& layer);
-
 }  // namespace kvscope::report
