@@ -13,6 +13,7 @@ Exit 77 (skipped) when the browser or selenium is missing.
 """
 
 import base64
+import shutil
 import json
 import os
 import struct
@@ -112,7 +113,7 @@ def analyze(out, model, prompt, *extra):
 
 def browser(download_dir):
     opts = webdriver.ChromeOptions()
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1500",
               "--disable-gpu", "--force-device-scale-factor=1"):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -178,11 +179,14 @@ def check_report(d, path, name, shots, expect_mode, with_generation):
     t = S // 2
     span = d.find_elements(By.CSS_SELECTOR, "#tokens span")[t]
     d.execute_script("arguments[0].scrollIntoView({block: 'nearest'})", span)
+    ActionChains(d).move_to_element(d.find_element(By.TAG_NAME, "h1")).perform()
+    overlays = ["ov-overlay", "head-overlay", "kv-overlay", "imp-overlay"] + (["gen-overlay"] if with_generation else [])
+    before = {c: overlay_pixels(d, c) for c in overlays}
     ActionChains(d).move_to_element(span).perform()
     check("hl" in span.get_attribute("class"), f"{name}: hovered token {t} highlighted in the strip")
-    overlays = ["ov-overlay", "head-overlay", "kv-overlay", "imp-overlay"] + (["gen-overlay"] if with_generation else [])
     for c in overlays:
-        check(overlay_pixels(d, c) > 20, f"{name}: hovering token {t} draws nothing on {c}")
+        after = overlay_pixels(d, c)
+        check(after > before[c] + 20, f"{name}: hovering token {t} draws nothing on {c} ({before[c]} -> {after})")
     hover = d.execute_script("return window.kvscope.state.hover")
     check(hover == {"q": t, "k": t}, f"{name}: hover state {hover}")
 
@@ -315,6 +319,8 @@ def main():
     finally:
         d.quit()
     print(f"screenshots in {shots}")
+    if "KVSCOPE_SCREENSHOTS" not in os.environ:
+        shutil.rmtree(work, ignore_errors=True)
     if failures:
         print(f"{len(failures)} failure(s)")
         return 1

@@ -494,6 +494,7 @@
   }
   for (let l = 0; l < L; l++) $("sel-layer").add(new Option(String(l), l));
   for (let h = 0; h < H; h++) $("sel-head").add(new Option(String(h), h));
+  $("sel-layer").value = st.layer; $("sel-head").value = st.head;
   $("sel-layer").addEventListener("change", () => openHead(+$("sel-layer").value, st.head));
   $("sel-head").addEventListener("change", () => openHead(st.layer, +$("sel-head").value));
   $("sel-scale").addEventListener("change", drawHead);
