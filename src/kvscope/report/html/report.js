@@ -356,7 +356,9 @@
     tmp.getContext("2d").putImageData(img, 0, 0);
     Object.assign(hv, { img: tmp, n, tile: d.tile, vmax, smax, sinkCells, kind, rowMax });
     paintHeadBase();
-    const sinkWords = sinkCells ? ` The first ${att.sink_cols[st.layer * H + st.head]} key column(s) take at least 10% of every query's attention on average (an attention sink) and are drawn on their own orange scale, so they do not wash out the rest.` : "";
+    const nSink = att.sink_cols[st.layer * H + st.head];
+    const sinkWords = !sinkCells ? "" : ` Key${nSink > 1 ? `s 0-${nSink - 1} take` : " 0 takes"} at least 10% of every query's attention on average (an attention sink); ` +
+      (d.tile > 1 ? `the first column of cells (keys 0-${d.tile - 1}) is` : `${nSink > 1 ? "those columns are" : "that column is"}`) + " drawn on its own orange scale, so the sink does not wash out the rest.";
     $("head-title").textContent = `Layer ${st.layer}, head ${st.head}`;
     $("head-caption").textContent = (mode === "exact"
       ? "Exact map: every weight of every query row. "
@@ -365,7 +367,7 @@
     overlayHead();
   }
   function paintHeadBase() {
-    const W = panelWidth(), left = 150, bottom = 110, right = 130, top = 10;
+    const W = panelWidth(), left = 150, bottom = 132, right = 130, top = 10;
     const M = Math.max(240, Math.min(760, W - left - right, window.innerHeight - 220));
     const c = $("head-canvas");
     const Wc = left + M + right, Hc = top + M + bottom;
@@ -391,7 +393,7 @@
       g.save(); g.translate(x0 + pos(j), y0 + M + 6); g.rotate(-Math.PI / 2); g.fillText(cut(tokLabel(j)), 0, 0); g.restore(); }
     g.restore();
     g.font = FONT; g.fillStyle = "#1d2329"; g.textAlign = "center";
-    g.fillText("key (attended to) \u2192", x0 + M / 2, y0 + M + 100);
+    g.fillText("key (attended to) \u2192", x0 + M / 2, y0 + M + 122);
     g.save(); g.translate(14, y0 + M / 2); g.rotate(-Math.PI / 2); g.fillText("query (attending) \u2192", 0, 0); g.restore();
   }
   function drawColourBar(g, x, y, M) {
