@@ -101,7 +101,9 @@
     g.clearRect(0, 0, c.width, c.height); g.setTransform(dpr, 0, 0, dpr, 0, 0); return g; }
   const FONT = '12px "DejaVu Sans", "Noto Sans", sans-serif';
   const SMALL = '11px "DejaVu Sans", "Noto Sans", sans-serif';
-  const panelWidth = () => Math.max(640, Math.min(1400, document.querySelector("main").clientWidth - 60));
+  // From the window's width, not the layout's: reading a layout size would force a layout of
+  // the whole page (thousands of token spans) before the first view is drawn.
+  const panelWidth = () => Math.max(640, Math.min(1400, window.innerWidth - 110));
 
   // Labels thinned greedily: a label is drawn when it does not overlap the last one drawn;
   // the tokens in `keep` are always drawn (and drawn bold).
@@ -242,27 +244,32 @@
     g.font = FONT; g.textBaseline = "middle";
     if (sort === "layer") { g.fillStyle = "#5b6570"; g.textAlign = "center";
       for (let h = 0; h < H; h++) g.fillText(`head ${h}`, labelW + h * (ts + gap) + ts / 2, 9); }
-    const img = new ImageData(T, T), tmp = document.createElement("canvas");
-    tmp.width = T; tmp.height = T;
-    const tg = tmp.getContext("2d");
+    // One atlas image holds every thumbnail (head h of layer l at column h, row l): a single
+    // upload, then one drawImage per head (an upload per head costs a second at 270 heads).
+    if (!ov.atlas) {
+      const img = new ImageData(T * H, T * L);
+      for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+        const base = (l * H + h) * T * T;
+        let mx = 1;
+        for (let i = 0; i < T * T; i++) if (thumbs[base + i] > mx) mx = thumbs[base + i];
+        const lo = Math.max(1, mx - 152);  // three decades below the head's largest cell
+        for (let a = 0; a < T; a++) for (let b = 0; b < T; b++) {
+          const o = ((l * T + a) * T * H + h * T + b) * 4, code = thumbs[base + a * T + b];
+          if (b > a) { img.data[o] = MASK[0]; img.data[o + 1] = MASK[1]; img.data[o + 2] = MASK[2]; }
+          else { const t = code === 0 ? 0 : Math.max(0, (code - lo) / (mx - lo)); const i = Math.round(t * 255) * 3;
+            img.data[o] = SEQ[i]; img.data[o + 1] = SEQ[i + 1]; img.data[o + 2] = SEQ[i + 2]; }
+          img.data[o + 3] = 255;
+        }
+      }
+      ov.atlas = document.createElement("canvas"); ov.atlas.width = T * H; ov.atlas.height = T * L;
+      ov.atlas.getContext("2d").putImageData(img, 0, 0);
+    }
+    g.imageSmoothingEnabled = false;
     ov.cells = [];
     heads.forEach(([l, h], n) => {
       const r = Math.floor(n / cols), col = n % cols;
       const x = labelW + col * (ts + gap), y = top + r * (ts + gap + lab);
-      const base = (l * H + h) * T * T;
-      let mx = 1;
-      for (let i = 0; i < T * T; i++) if (thumbs[base + i] > mx) mx = thumbs[base + i];
-      const lo = Math.max(1, mx - 152);  // three decades below the head's largest cell
-      for (let a = 0; a < T; a++) for (let b = 0; b < T; b++) {
-        const o = (a * T + b) * 4, code = thumbs[base + a * T + b];
-        if (b > a) { img.data[o] = MASK[0]; img.data[o + 1] = MASK[1]; img.data[o + 2] = MASK[2]; }
-        else { const t = code === 0 ? 0 : Math.max(0, (code - lo) / (mx - lo)); const i = Math.round(t * 255) * 3;
-          img.data[o] = SEQ[i]; img.data[o + 1] = SEQ[i + 1]; img.data[o + 2] = SEQ[i + 2]; }
-        img.data[o + 3] = 255;
-      }
-      tg.putImageData(img, 0, 0);
-      g.imageSmoothingEnabled = false;
-      g.drawImage(tmp, x, y, ts, ts);
+      g.drawImage(ov.atlas, h * T, l * T, T, T, x, y, ts, ts);
       g.fillStyle = "#1d2329"; g.textAlign = "left"; g.font = SMALL;
       const label = sort === "layer" ? "" : `L${l} H${h}`;
       const val = sort === "layer" ? `ent ${statOf("entropy", l, h).toFixed(2)}` : statOf(sort, l, h).toFixed(sort === "mean_distance" ? 1 : 3);
