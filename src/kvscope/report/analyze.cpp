@@ -50,6 +50,8 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
         "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
   const bool attention =
       opt.attention == "on" || (opt.attention == "auto" && n <= opt.attention_max_tokens);
+  if (ro.html && ro.html_maps == "exact" && !attention)
+    throw BadInput("html_maps exact needs attention patterns: attention must be on");
   if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
     throw BadInput("importance attention needs attention patterns: attention must be on");
   // Every size a user's numbers drive is checked before anything is allocated.
