@@ -294,6 +294,13 @@ def main():
     os.makedirs(shots, exist_ok=True)
     tiny = os.path.join(SRC, "tests/fixtures/models/llama-gqa")
     prompt = "The cache keeps every key and value: twelve layers, one question. Why?"
+    # The compression lab first, into the folder analyze then writes: its results stay and the
+    # page shows them.
+    words = "the keeper lit the lamp and wrote the weather in a small book " * 8
+    r = subprocess.run([BIN, "compress", "--model", tiny, "--prompt", words, "--context", "48",
+                        "--continuation", "8", "--windows", "1", "--methods", "h2o,tova,knorm",
+                        "--budgets", "0.5", "--out", os.path.join(work, "tiny")], capture_output=True, text=True)
+    check(r.returncode == 0, f"compress: {r.stderr.strip()}")
     reports = [
         ("tiny", analyze(os.path.join(work, "tiny"), tiny, prompt, "--generate", "5"), "exact", True),
         ("tiny-pooled", analyze(os.path.join(work, "tiny-pooled"), tiny, prompt, "--html-maps", "pooled"),
@@ -315,6 +322,13 @@ def main():
             check_report(d, path, name, shots, mode, gen)
             check_logs(d, name, path)
             print(f"{name}: checked in {time.time() - t0:.1f} s", flush=True)
+        # The compression lab's results kept beside the report and shown in it.
+        d.get("file://" + reports[0][1])
+        check(os.path.isfile(os.path.join(work, "tiny", "results.json")), "compress results kept by analyze")
+        rows = d.find_elements(By.CSS_SELECTOR, "#compress tr")
+        linked = d.find_elements(By.CSS_SELECTOR, "#compress tr.linked")
+        check(len(rows) == 4 and len(linked) == 2,
+              f"compress table: {len(rows)} rows (want header + 3), {len(linked)} linked (h2o, tova)")
         run_downloads(d, dl)
     finally:
         d.quit()
