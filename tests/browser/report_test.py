@@ -327,8 +327,8 @@ def main():
         check(os.path.isfile(os.path.join(work, "tiny", "results.json")), "compress results kept by analyze")
         rows = d.find_elements(By.CSS_SELECTOR, "#compress tr")
         linked = d.find_elements(By.CSS_SELECTOR, "#compress tr.linked")
-        check(len(rows) == 4 and len(linked) == 2,
-              f"compress table: {len(rows)} rows (want header + 3), {len(linked)} linked (h2o, tova)")
+        check(len(rows) == 4 and len(linked) == 3,
+              f"compress table: {len(rows)} rows (want header + 3), {len(linked)} linked (h2o, tova, knorm)")
         run_downloads(d, dl)
     finally:
         d.quit()
