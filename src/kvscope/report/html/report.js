@@ -452,6 +452,19 @@
       g.fillRect(x0 + c, y(hi), 1, Math.max(1, y(lo) - y(hi)));
     }
   }
+  // Token labels under an x axis of S tokens over W pixels, thinned so they never overlap;
+  // few tokens get their text, many get positions.
+  function tokenAxis(g, x0, W, y) {
+    g.font = SMALL; g.fillStyle = "#3c4650"; g.textAlign = "center"; g.textBaseline = "top";
+    const withText = W / S >= 48, gap = withText ? 72 : 56;
+    const pos = (i) => x0 + ((i + 0.5) / S) * W;
+    const keep = new Set([0, S - 1]);
+    for (const i of [0, ...thinnedLabels(S, pos, gap, keep), S - 1].filter((v, k, a) => a.indexOf(v) === k).sort((a, b) => a - b)) {
+      const t = withText ? (tokText[i].length > 9 ? tokText[i].slice(0, 8) + "\u2026" : tokText[i]) : String(i);
+      g.fillText(t, pos(i), y);
+      if (withText) g.fillText(`(${i})`, pos(i), y + 12);
+    }
+  }
   const fmtBytes = (b) => b >= 1048576 ? `${(b / 1048576).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`;
   function fmtW(v) { return v === 0 ? "0" : v >= 0.01 ? v.toFixed(3) : v.toExponential(1); }
   function overlayHead() {
@@ -527,7 +540,7 @@
     }
     const tmp = document.createElement("canvas"); tmp.width = R; tmp.height = D; tmp.getContext("2d").putImageData(img, 0, 0);
     const W = panelWidth(), left = 70, right = 150, Wm = Math.max(300, W - left - right), Hm = Math.max(160, Math.min(D * 4, 320));
-    const nh = 130, gapY = 34, top = 8, Hc = top + Hm + gapY + nh + 40, Wc = left + Wm + right;
+    const nh = 130, gapY = 34, top = 8, Hc = top + Hm + gapY + nh + 48, Wc = left + Wm + right;
     const c = $("kv-canvas"), g = sizeCanvas(c, Wc, Hc); sizeCanvas($("kv-overlay"), Wc, Hc);
     Object.assign(kv, { left, top, Wm, Hm, ny: top + Hm + gapY, nh });
     g.fillStyle = "#fbfcfd"; g.fillRect(0, 0, Wc, Hc);
@@ -557,8 +570,8 @@
       g.fillStyle = col; g.fillText(name, left + Wm + 10, ny + (name === "key norm" ? 12 : 30));
     }
     g.fillStyle = "#3c4650"; g.textAlign = "right"; g.fillText(nmax.toPrecision(3), left - 5, ny + 4); g.fillText("0", left - 5, ny + nh);
-    g.textAlign = "center"; g.fillText("token position \u2192", left + Wm / 2, ny + nh + 26);
-    for (const t of [0, Math.floor(S / 2), S - 1]) g.fillText(String(t), left + ((t + 0.5) / S) * Wm, ny + nh + 10);
+    tokenAxis(g, left, Wm, ny + nh + 4);
+    g.textAlign = "center"; g.textBaseline = "middle"; g.fillText("token \u2192", left + Wm / 2, ny + nh + 38);
     const readers = []; for (let h = 0; h < H; h++) if (Math.floor(h / Math.max(1, H / KH)) === kh) readers.push(h);
     $("kv-title").textContent = `Keys and values: layer ${st.layer}, KV head ${kh}`;
     $("kv-caption").textContent = `KV head ${kh} is read by query head${readers.length > 1 ? "s" : ""} ${readers.join(", ")}. ` +
@@ -593,7 +606,7 @@
   const im = {};
   function drawImportance() {
     const defs = meta.importance, W = panelWidth(), left = 190, right = 20, Wm = W - left - right, rh = 58, gap = 14;
-    const Hc = defs.length * (rh + gap) + 30, Wc = left + Wm + right;
+    const Hc = defs.length * (rh + gap) + 44, Wc = left + Wm + right;
     const c = $("imp-canvas"), g = sizeCanvas(c, Wc, Hc); sizeCanvas($("imp-overlay"), Wc, Hc);
     Object.assign(im, { left, Wm, rh, gap, Hc });
     g.fillStyle = "#fbfcfd"; g.fillRect(0, 0, Wc, Hc);
@@ -609,9 +622,8 @@
       g.fillText(`max ${mx.toPrecision(3)}`, left - 10, y + 24);
       if (by) g.fillText(by, left - 10, y + 40);
     });
-    g.font = SMALL; g.fillStyle = "#3c4650"; g.textAlign = "center";
-    for (const t of [0, Math.floor(S / 4), Math.floor(S / 2), Math.floor((3 * S) / 4), S - 1]) g.fillText(String(t), left + ((t + 0.5) / S) * Wm, Hc - 22);
-    g.fillText("token position \u2192", left + Wm / 2, Hc - 9);
+    tokenAxis(g, left, Wm, Hc - 40);
+    g.textBaseline = "middle"; g.fillText("token \u2192", left + Wm / 2, Hc - 8);
     $("imp-caption").textContent = "How much each token weighs in the cache, by each definition (each scaled to its own maximum). " +
       "Norms come from the cached keys and values; attention-based scores from the attention statistics of every layer and head. " +
       "Attention is not explanation: a score that looks important is checked by what removing the token costs, which the compression lab measures.";
@@ -623,7 +635,7 @@
     const g = clearOverlay($("imp-overlay")), f = focus(); if (!f) return;
     const x = im.left + ((f.k + 0.5) / S) * im.Wm;
     g.strokeStyle = st.lock ? "#b91c1c" : "#d97706"; g.lineWidth = 1.5;
-    g.beginPath(); g.moveTo(x, 0); g.lineTo(x, im.Hc - 30); g.stroke();
+    g.beginPath(); g.moveTo(x, 0); g.lineTo(x, im.Hc - 44); g.stroke();
     g.font = SMALL; g.fillStyle = "#1d2329"; g.textBaseline = "top";
     g.textAlign = x > im.left + im.Wm / 2 ? "right" : "left"; const dx = g.textAlign === "right" ? -4 : 4;
     meta.importance.forEach((d, n) => {
