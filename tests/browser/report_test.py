@@ -255,10 +255,16 @@ def check_report(d, path, name, shots, expect_mode, with_generation):
     raw = base64.b64decode(png.split(",", 1)[1])
     pw, ph, _, _ = png_pixels(raw)
     check(pw > 300 and ph > 300, f"{name}: exported PNG is {pw}x{ph}")
-    svg = d.execute_script("return window.kvscope.exportPanel('head', 'svg').data")
-    root = ET.fromstring(svg)
-    check(root.tag.endswith("svg") and len(root.findall(".//{http://www.w3.org/2000/svg}image")) == 2,
-          f"{name}: exported SVG parses with the map and its selection")
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(d.execute_script("return window.kvscope.exportPanel('head', 'svg').data"))
+    texts = [t.text or "" for t in root.iter(ns + "text")]
+    check(root.tag == ns + "svg" and len(root.findall(f".//{ns}image")) == 1
+          and len(root.findall(f".//{ns}linearGradient")) >= 1 and len(texts) >= 10
+          and any(t.startswith("key (attended to)") for t in texts),
+          f"{name}: the head's SVG is vector labels, colour bar and one cell image ({len(texts)} texts)")
+    root = ET.fromstring(d.execute_script("return window.kvscope.exportPanel('kv', 'svg').data"))
+    check(root.tag == ns + "svg" and len(root.findall(f".//{ns}image")) == 2,
+          f"{name}: the K/V panel's SVG parses, with the panel and its selection")
     return d
 
 

@@ -751,6 +751,7 @@
   const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   function exportPanel(p, fmt) {
     if (fmt === "png") return { name: fileStem(p) + ".png", type: "image/png", data: composed(p).toDataURL("image/png") };
+    if (fmt === "svg" && p === "head") return { name: fileStem(p) + ".svg", type: "image/svg+xml", data: headSvg() };
     if (fmt === "svg") {
       const [a, b] = PANELS[p].map($), w = a.width / dpr, h = a.height / dpr;
       const svg = `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${h + 28}" viewBox="0 0 ${w} ${h + 28}">\n` +
@@ -760,6 +761,48 @@
       return { name: fileStem(p) + ".svg", type: "image/svg+xml", data: svg };
     }
     return { name: fileStem(p) + ".csv", type: "text/csv", data: csvOf(p) };
+  }
+  // The head panel as a vector figure: cells as one embedded image (a pixel per cell, drawn
+  // unsmoothed), labels, axis titles, colour bars and the selection as SVG elements.
+  function headSvg() {
+    const { x0, y0, M, Wc, Hc } = hv, f = focus(), T = 28, out = [];
+    const text = (x, y, str, attrs = "") => out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(str)}</text>`);
+    const grad = (id, lut, n) => { const st = []; for (let k = 0; k <= n; k++) st.push(`<stop offset="${(k / n).toFixed(3)}" stop-color="${css(lut, 1 - k / n)}"/>`);
+      return `<linearGradient id="${id}" x1="0" y1="0" x2="0" y2="1">${st.join("")}</linearGradient>`; };
+    out.push(`<?xml version="1.0" encoding="UTF-8"?>`,
+      `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${Wc}" height="${Hc + T}" viewBox="0 0 ${Wc} ${Hc + T}" font-family="DejaVu Sans, sans-serif" font-size="11" fill="#1d2329">`,
+      `<defs>${grad("seq", SEQ, 16)}${grad("sink", SINK, 8)}</defs>`, `<rect width="100%" height="100%" fill="#ffffff"/>`);
+    text(8, 18, `${meta.model}: layer ${st.layer}, head ${st.head} (${mode === "exact" ? "exact" : `pooled, ${hv.tile} x ${hv.tile} tokens a cell`})`, 'font-size="14"');
+    out.push(`<g transform="translate(0,${T})">`);
+    out.push(`<image x="${x0}" y="${y0}" width="${M}" height="${M}" preserveAspectRatio="none" style="image-rendering:pixelated" xlink:href="${hv.img.toDataURL("image/png")}"/>`);
+    out.push(`<rect x="${x0 - 0.5}" y="${y0 - 0.5}" width="${M + 1}" height="${M + 1}" fill="none" stroke="#9aa4ae"/>`);
+    const keep = new Set(f ? [f.q, f.k] : []), pos = (i) => ((i + 0.5) / S) * M;
+    const cut = (s) => (s.length > 18 ? s.slice(0, 17) + "\u2026" : s);
+    const labels = [...thinnedLabels(S, pos, 13, keep), ...keep];
+    for (const i of labels) text(x0 - 6, y0 + pos(i), cut(tokLabel(i)), `text-anchor="end" dominant-baseline="middle"${keep.has(i) ? ' font-weight="bold" fill="#b91c1c"' : ""}`);
+    for (const j of labels) out.push(`<text transform="translate(${(x0 + pos(j)).toFixed(1)},${y0 + M + 6}) rotate(-90)" text-anchor="end" dominant-baseline="middle"${keep.has(j) ? ' font-weight="bold" fill="#b91c1c"' : ""}>${esc(cut(tokLabel(j)))}</text>`);
+    text(x0 + M / 2, y0 + M + 122, "key (attended to) \u2192", 'text-anchor="middle" font-size="12"');
+    out.push(`<text transform="translate(14,${y0 + M / 2}) rotate(-90)" text-anchor="middle" font-size="12">query (attending) \u2192</text>`);
+    if (f) {
+      const a = (f.q / S) * M, b = (f.k / S) * M, cw = Math.max(2, M / S);
+      out.push(`<rect x="${x0}" y="${(y0 + a).toFixed(2)}" width="${M}" height="${cw.toFixed(2)}" fill="none" stroke="#b91c1c" stroke-width="1.5"/>`,
+        `<rect x="${(x0 + b).toFixed(2)}" y="${y0}" width="${cw.toFixed(2)}" height="${M}" fill="none" stroke="#b91c1c" stroke-width="1.5"/>`);
+    }
+    // Colour bars, with the ticks the canvas shows.
+    const cx = x0 + M + 24, hgt = Math.round(M * (hv.sinkCells ? 0.62 : 1)), kind = hv.kind;
+    const inv = (t) => kind === "linear" ? t * hv.vmax : kind === "log"
+      ? Math.pow(10, -4 + t * (Math.log10(Math.max(hv.vmax, 1.0001e-4)) + 4)) : t * t * (kind === "row" ? 1 : hv.vmax);
+    out.push(`<rect x="${cx}" y="${y0}" width="14" height="${hgt}" fill="url(#seq)" stroke="#9aa4ae"/>`);
+    for (const t of [0, 0.25, 0.5, 0.75, 1]) text(cx + 19, y0 + (1 - t) * hgt, fmtW(inv(t)), 'dominant-baseline="middle"');
+    out.push(`<text transform="translate(${cx + 76},${y0 + hgt / 2}) rotate(-90)" text-anchor="middle">${esc({ power: "weight, power scale (gamma 0.5)", linear: "weight, linear scale", log: "weight, log scale", row: "weight / row max (power)" }[kind])}</text>`);
+    if (hv.sinkCells) {
+      const y2 = y0 + hgt + 30, h2 = M - hgt - 30;
+      out.push(`<rect x="${cx}" y="${y2}" width="14" height="${h2}" fill="url(#sink)" stroke="#9aa4ae"/>`);
+      text(cx - 2, y2 - 12, "sink columns");
+      for (const t of [0, 0.5, 1]) text(cx + 19, y2 + (1 - t) * h2, fmtW(t * t * hv.smax), 'dominant-baseline="middle"');
+    }
+    out.push("</g>", "</svg>", "");
+    return out.join("\n");
   }
   const q = (s) => `"${String(s).replace(/"/g, '""')}"`;
   function csvOf(p) {
