@@ -478,7 +478,8 @@
     g.strokeRect(x0 - 0.5, y0 + a - 0.5, M + 1, cw + 1); g.strokeRect(x0 + b - 0.5, y0 - 0.5, cw + 1, M + 1);
     g.fillStyle = st.lock ? "#b91c1c" : "#b45309"; g.font = 'bold 11px "DejaVu Sans", sans-serif';
     g.textAlign = "right"; g.textBaseline = "middle";
-    g.clearRect(0, y0 + a + cw / 2 - 8, x0 - 2, 16);
+    g.fillStyle = "#fbfcfd"; g.fillRect(0, y0 + a + cw / 2 - 8, x0 - 2, 16);  // over the base label
+    g.fillStyle = st.lock ? "#b91c1c" : "#b45309";
     g.fillText(tokLabel(f.q).slice(0, 22), x0 - 6, y0 + a + cw / 2);
     g.save(); g.translate(x0 + b + cw / 2, y0 + M + 6); g.rotate(-Math.PI / 2);
     g.fillStyle = "#fbfcfd"; g.fillRect(-92, -7, 92, 14); g.fillStyle = st.lock ? "#b91c1c" : "#b45309";
@@ -778,9 +779,11 @@
     out.push(`<rect x="${x0 - 0.5}" y="${y0 - 0.5}" width="${M + 1}" height="${M + 1}" fill="none" stroke="#9aa4ae"/>`);
     const keep = new Set(f ? [f.q, f.k] : []), pos = (i) => ((i + 0.5) / S) * M;
     const cut = (s) => (s.length > 18 ? s.slice(0, 17) + "\u2026" : s);
-    const labels = [...thinnedLabels(S, pos, 13, keep), ...keep];
-    for (const i of labels) text(x0 - 6, y0 + pos(i), cut(tokLabel(i)), `text-anchor="end" dominant-baseline="middle"${keep.has(i) ? ' font-weight="bold" fill="#b91c1c"' : ""}`);
-    for (const j of labels) out.push(`<text transform="translate(${(x0 + pos(j)).toFixed(1)},${y0 + M + 6}) rotate(-90)" text-anchor="end" dominant-baseline="middle"${keep.has(j) ? ' font-weight="bold" fill="#b91c1c"' : ""}>${esc(cut(tokLabel(j)))}</text>`);
+    const labels = thinnedLabels(S, pos, 13, keep), bold = ' font-weight="bold" fill="#b91c1c"';
+    for (const i of f ? [...labels, f.q] : labels)
+      text(x0 - 6, y0 + pos(i), cut(tokLabel(i)), `text-anchor="end" dominant-baseline="middle"${f && i === f.q ? bold : ""}`);
+    for (const j of f ? [...labels, f.k] : labels)
+      out.push(`<text transform="translate(${(x0 + pos(j)).toFixed(1)},${y0 + M + 6}) rotate(-90)" text-anchor="end" dominant-baseline="middle"${f && j === f.k ? bold : ""}>${esc(cut(tokLabel(j)))}</text>`);
     text(x0 + M / 2, y0 + M + 122, "key (attended to) \u2192", 'text-anchor="middle" font-size="12"');
     out.push(`<text transform="translate(14,${y0 + M / 2}) rotate(-90)" text-anchor="middle" font-size="12">query (attending) \u2192</text>`);
     if (f) {
