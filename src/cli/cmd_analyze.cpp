@@ -30,8 +30,9 @@ std::string with_flag_names(const std::string& message) {
       {"ext", "--format"},
       {"layer", "--layer"},
       {"head", "--head"},
-      {"attn_layers", "--layers"},
-      {"attn_heads", "--heads"},
+      {"attn_layers", "--attention-layers"},
+      {"attn_heads", "--attention-heads"},
+      {"chunk", "--chunk"},
       {"pca_layers", "--pca-layers"},
       {"histogram_bins", "--bins"},
       {"tokens_listed", "--tokens-listed"},
@@ -70,6 +71,7 @@ void add_analyze_command(CLI::App& app) {
     std::string importance = "key_value_norm";
     std::string attention = "auto";
     int attention_max_tokens = 1024;
+    int chunk = capture::kDefaultChunk;
     uint64_t seed = 0;
     float temperature = 0.0f;
   };
@@ -91,10 +93,14 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_option("--head", o->report.head, "Query head for kv_cache_details")
       ->capture_default_str()
       ->check(non_negative_integer());
-  cmd->add_option("--layers", o->report.attn_layers, "Layers in attention_patterns (default: all)")
+  cmd->add_option("--attention-layers,--layers", o->report.attn_layers,
+                  "Layers in attention_patterns, with exact maps up to --attention-max-tokens "
+                  "(default: all)")
       ->delimiter(',')
       ->check(non_negative_integer());
-  cmd->add_option("--heads", o->report.attn_heads, "Heads in attention_patterns (default: all)")
+  cmd->add_option("--attention-heads,--heads", o->report.attn_heads,
+                  "Heads in attention_patterns, with exact maps up to --attention-max-tokens "
+                  "(default: all)")
       ->delimiter(',')
       ->check(non_negative_integer());
   cmd->add_option("--pca-layers", o->report.pca_layers,
@@ -106,12 +112,17 @@ void add_analyze_command(CLI::App& app) {
          "Token importance: key_norm, value_norm, key_value_norm or attention (attention received)")
       ->capture_default_str();
   cmd->add_option("--attention", o->attention,
-                  "Capture attention patterns: auto (up to --attention-max-tokens), on, off")
+                  "Attention statistics and pooled maps, streamed at any length: on (or auto), "
+                  "off")
       ->capture_default_str();
   cmd->add_option("--attention-max-tokens", o->attention_max_tokens,
-                  "Prompt length up to which auto captures attention")
+                  "Prompt length up to which the drawn layers' and heads' exact maps are kept")
       ->capture_default_str()
       ->check(non_negative_integer());
+  cmd->add_option("--chunk", o->chunk,
+                  "Prompt tokens per forward call (bounds activation memory; results equal)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--attention-norm", o->report.attention_norm,
                   "Colour scale of attention maps: power or row")
       ->capture_default_str();
@@ -142,6 +153,7 @@ void add_analyze_command(CLI::App& app) {
     a.seed = o->seed;
     a.attention = o->attention;
     a.attention_max_tokens = o->attention_max_tokens;
+    a.chunk = o->chunk;
     a.prompt = o->prompt.text();
     o->model.validate();
     const bool tty = stderr_is_terminal();

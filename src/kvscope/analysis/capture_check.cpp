@@ -64,18 +64,39 @@ void check_capture(const capture::Capture& cap) {
     throw BadInput(fmt::format("{}: {} token_strings for {} token_ids", who(cap),
                                cap.token_strings.size(), S));
   const std::vector<int64_t> kv = {cap.n_kv_head, S, cap.head_dim};
-  const std::vector<int64_t> pat = {cap.n_head, S, S};
   const bool attention = cap.has_attention();
   for (int l = 0; l < cap.n_layer; ++l) {
     const auto& layer = cap.layers[static_cast<size_t>(l)];
     check_shape(cap, l, "k", layer.k, kv);
     check_shape(cap, l, "v", layer.v, kv);
     if (!layer.k_pre_rope.empty()) check_shape(cap, l, "k_pre_rope", layer.k_pre_rope, kv);
-    if (attention != !layer.pattern.empty())
-      throw BadInput(fmt::format("{}: blocks.{}.attn.pattern is {} but blocks.0.attn.pattern is {}",
-                                 who(cap), l, layer.pattern.empty() ? "empty" : "present",
+    if (attention != !layer.attn.empty())
+      throw BadInput(fmt::format("{}: layer {}'s attention summary is {} but layer 0's is {}",
+                                 who(cap), l, layer.attn.empty() ? "empty" : "present",
                                  attention ? "present" : "empty"));
-    if (attention) check_shape(cap, l, "pattern", layer.pattern, pat);
+    if (attention) {
+      const capture::AttentionSummary& a = layer.attn;
+      const int64_t P = a.shape.pooled();
+      if (a.shape.seq != S || a.shape.heads != cap.n_head)
+        throw BadInput(fmt::format("{}: layer {}'s attention summary is of {} heads x {} tokens",
+                                   who(cap), l, a.shape.heads, a.shape.seq));
+      for (const Tensor* t : {&a.entropy, &a.mean_distance, &a.sink_mass, &a.first_key,
+                              &a.max_weight, &a.prev_token, &a.received, &a.last_query})
+        check_shape(cap, l, "attention statistic", *t, {cap.n_head, S});
+      check_shape(cap, l, "pooled_max", a.pooled_max, {cap.n_head, P, P});
+      check_shape(cap, l, "pooled_mean", a.pooled_mean, {cap.n_head, P, P});
+    }
+    if (!layer.pattern.empty()) {
+      const int64_t kept = static_cast<int64_t>(layer.pattern_heads.size());
+      check_shape(cap, l, "pattern", layer.pattern, {kept, S, S});
+      for (size_t i = 0; i < layer.pattern_heads.size(); ++i)
+        if (layer.pattern_heads[i] < 0 || layer.pattern_heads[i] >= cap.n_head ||
+            (i > 0 && layer.pattern_heads[i] <= layer.pattern_heads[i - 1]))
+          throw BadInput(
+              fmt::format("{}: blocks.{}.attn.pattern's heads are not ascending "
+                          "heads of the model",
+                          who(cap), l));
+    }
   }
 }
 

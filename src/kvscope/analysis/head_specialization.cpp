@@ -96,27 +96,26 @@ HeadSpecialization head_specialization(const capture::Capture& cap, int layer, K
     return r;
   }
 
-  const Tensor& p = lc.pattern;  // [H, S, S]
+  // From the summary the engine streamed: per-query statistics averaged over queries, and the
+  // similarity of the heads' pooled maps (the full maps' while the prompt fits one cell per
+  // position, at most 256 tokens).
+  const capture::AttentionSummary& a = lc.attn;
   r.entropy.assign(static_cast<size_t>(H), 0.0);
   r.mean_distance.assign(static_cast<size_t>(H), 0.0);
   r.sink_share.assign(static_cast<size_t>(H), 0.0);
   for (int64_t h = 0; h < H; ++h) {
     double ent = 0, dist = 0, sink = 0;
     for (int64_t i = 0; i < S; ++i) {
-      const float* row = p.ptr() + (h * S + i) * S;
-      ent += attention_entropy(row, i + 1);
-#pragma omp simd reduction(+ : dist)
-      for (int64_t j = 0; j <= i; ++j)
-        dist += static_cast<double>(row[j]) * static_cast<double>(i - j);
-      sink += row[0];
+      ent += a.entropy.at(h, i);
+      dist += a.mean_distance.at(h, i);
+      sink += a.first_key.at(h, i);
     }
     const double n = S > 0 ? static_cast<double>(S) : 1.0;
     r.entropy[static_cast<size_t>(h)] = ent / n;
     r.mean_distance[static_cast<size_t>(h)] = dist / n;
     r.sink_share[static_cast<size_t>(h)] = sink / n;
-    rows[static_cast<size_t>(h)] = p.ptr() + h * S * S;
   }
-  r.similarity = cosine_matrix(rows, S * S);
+  r.similarity = capture::head_similarity(a);
   return r;
 }
 

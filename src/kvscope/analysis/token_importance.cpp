@@ -96,15 +96,11 @@ std::vector<double> token_importance(const capture::Capture& cap,
   const size_t L = static_cast<size_t>(cap.n_layer);
   const int64_t H = cap.n_head;
   std::vector<std::vector<double>> part(L, std::vector<double>(static_cast<size_t>(S)));
-  parallel_for(static_cast<int64_t>(L), worth_threads(cap), [&](int64_t l) {
-    const float* p = cap.layers[static_cast<size_t>(l)].pattern.ptr();
-    auto& acc = part[static_cast<size_t>(l)];
+  for (size_t l = 0; l < L; ++l) {
+    const Tensor& received = cap.layers[l].attn.received;  // [H, S], summed over queries
     for (int64_t h = 0; h < H; ++h)
-      for (int64_t i = 0; i < S; ++i) {
-        const float* row = p + (h * S + i) * S;
-        for (int64_t j = 0; j <= i; ++j) acc[static_cast<size_t>(j)] += row[j];
-      }
-  });
+      for (int64_t j = 0; j < S; ++j) part[l][static_cast<size_t>(j)] += received.at(h, j);
+  }
   std::vector<double> out(static_cast<size_t>(S), 0.0);
   for (size_t l = 0; l < L; ++l)
     for (size_t j = 0; j < out.size(); ++j) out[j] += part[l][j];

@@ -16,12 +16,12 @@
 namespace kvscope::capture {
 
 struct SummaryShape {
-  int seq = 0;             // S
-  int heads = 0;           // H
-  int sink_tokens = 4;     // keys 0 .. sink_tokens-1 are the "sink" (StreamingLLM keeps 4)
-  int max_pooled = 256;    // P <= max_pooled
-  int top_k = 8;           // K per query row (fewer when the row has fewer keys)
-  int last_query = -1;     // the query whose row is kept whole (TOVA's score); -1 = S - 1
+  int seq = 0;           // S
+  int heads = 0;         // H
+  int sink_tokens = 4;   // keys 0 .. sink_tokens-1 are the "sink" (StreamingLLM keeps 4)
+  int max_pooled = 256;  // P <= max_pooled
+  int top_k = 8;         // K per query row (fewer when the row has fewer keys)
+  int last_query = -1;   // the query whose row is kept whole (TOVA's score); -1 = S - 1
 
   // Positions per pooled cell side: ceil(S / max_pooled), at least 1.
   int tile() const;

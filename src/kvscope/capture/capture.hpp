@@ -15,10 +15,12 @@ struct LayerCapture {
   Tensor k;           // [kv_heads, seq, head_dim] as stored in the cache (after RoPE)
   Tensor k_pre_rope;  // [kv_heads, seq, head_dim] before RoPE (same as k for GPT-2)
   Tensor v;           // [kv_heads, seq, head_dim]
-  Tensor pattern;     // [heads, seq, seq] attention probabilities; empty unless requested
-  AttentionSummary attn;  // attention statistics and pooled maps at any length; empty when
-                          // attention was off
-  Tensor resid_post;  // [seq, d_model]; empty unless requested
+  Tensor pattern;     // [heads kept, seq, seq] exact attention probabilities; empty unless
+                      // requested for this layer
+  std::vector<int> pattern_heads;  // the query head of each of pattern's rows, ascending
+  AttentionSummary attn;           // attention statistics and pooled maps at any length; empty when
+                                   // attention was off
+  Tensor resid_post;               // [seq, d_model]; empty unless requested
 };
 
 struct Capture {
@@ -37,7 +39,8 @@ struct Capture {
   Tensor logits;                     // [seq, vocab]; empty unless requested
 
   int seq_len() const { return static_cast<int>(token_ids.size()); }
-  bool has_attention() const { return !layers.empty() && !layers[0].pattern.empty(); }
+  // Whether attention was captured: every layer's summary (exact maps are optional beside it).
+  bool has_attention() const { return !layers.empty() && !layers[0].attn.empty(); }
 };
 
 }  // namespace kvscope::capture

@@ -6,16 +6,26 @@
 #include <string>
 #include <vector>
 
+#include "kvscope/capture/attention_stream.hpp"
 #include "kvscope/capture/capture.hpp"
 #include "kvscope/capture/loaded_model.hpp"
 
 namespace kvscope::capture {
 
+inline constexpr int kDefaultChunk = 512;  // prompt tokens per forward call
+
 struct CaptureOptions {
-  bool attention = false;          // blocks.{l}.attn.pattern [H, seq, seq]: the large part
+  bool attention = false;          // blocks.{l}.attn.pattern [H, seq, seq] of every layer
   bool logits = false;             // logits [seq, V]
   bool resid = false;              // blocks.{l}.resid_post [seq, d]
   bool add_special_tokens = true;  // BOS where the tokenizer adds it
+  // The attention summary of every layer (statistics, pooled maps, top-k), streamed: its size
+  // grows linearly with the prompt. On whenever `attention` is.
+  bool summary = false;
+  ExactMaps exact = {};  // exact maps of chosen layers and heads only (when `attention` is off)
+  // Prompt tokens per forward call: activation scratch is bounded by the chunk, and keys,
+  // values, logits and every statistic equal those of one call over the whole prompt.
+  int chunk = kDefaultChunk;
 };
 
 // Tokenizes `prompt` and captures it. Throws BadInput for an empty prompt or one longer than

@@ -299,15 +299,19 @@ struct Pass {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
                     0.0f, S, lds);
       }
+      float entropy[kQueryBlock];
       for (int r = 0; r < rows; ++r) {
         const int last = p0 + i0 + r;  // attends to positions first..last
         const int first = window > 0 ? std::max(0, last - window + 1) : 0;
         float* row = S + static_cast<size_t>(r) * lds;
         if (evicting)
-          softmax_row(row, first, last, Tb, [&](int j) { return cache.evicted(l, g, j); });
+          entropy[r] =
+              softmax_row(row, first, last, Tb, [&](int j) { return cache.evicted(l, g, j); });
         else
-          softmax_row(row, first, last, Tb, [](int) { return false; });
+          entropy[r] = softmax_row(row, first, last, Tb, [](int) { return false; });
       }
+      if (req.observer)
+        req.observer->observe({l, hh, p0 + i0, rows, S, lds, entropy}, omp_get_thread_num());
       if (rows == 1) {
         cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S, 1, 0.0f, O, 1);
       } else {
@@ -319,26 +323,40 @@ struct Pass {
 
   // s[first..last] = softmax of themselves; everything else up to Tb is zero (masked: zero for
   // the product with V, and a pattern row is zero there). Keys the compression lab evicted
-  // (KvCache::evict) stay out of the max and the sum and get probability exactly 0.
+  // (KvCache::evict) stay out of the max and the sum and get probability exactly 0. Returns
+  // the row's entropy: with x = s - max, e = exp(x) and Z = sum e, -sum p log p is
+  // log Z - sum(e x) / Z, one multiply-add per key beside the exponential.
   template <class Evicted>
-  static void softmax_row(float* s, int first, int last, int Tb, Evicted&& evicted) {
+  static float softmax_row(float* s, int first, int last, int Tb, Evicted&& evicted) {
+    bool any_evicted = false;
     for (int j = first; j <= last; ++j)
-      if (evicted(j)) s[j] = -std::numeric_limits<float>::infinity();
+      if (evicted(j)) {
+        s[j] = -std::numeric_limits<float>::infinity();
+        any_evicted = true;
+      }
     float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)
     for (int j = first; j <= last; ++j) mx = std::max(mx, s[j]);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
+    float sum = 0.0f, sum_ex = 0.0f;
+#pragma omp simd reduction(+ : sum, sum_ex)
     for (int j = first; j <= last; ++j) {
-      s[j] = fast_exp(s[j] - mx);
+      const float x = std::max(s[j] - mx, -87.0f);  // as fast_exp clamps; -inf stays finite
+      s[j] = fast_exp(x);
       sum += s[j];
+      sum_ex += s[j] * x;
     }
-    for (int j = first; j <= last; ++j)
-      if (evicted(j)) sum -= std::exchange(s[j], 0.0f);  // fast_exp(-inf) is tiny, not 0
+    if (any_evicted)
+      for (int j = first; j <= last; ++j)
+        if (evicted(j)) {  // fast_exp(-87) is tiny, not 0
+          sum -= s[j];
+          sum_ex -= s[j] * -87.0f;
+          s[j] = 0.0f;
+        }
     const float inv = 1.0f / sum;
     for (int j = first; j <= last; ++j) s[j] *= inv;
     for (int j = 0; j < first; ++j) s[j] = 0.0f;
     for (int j = last + 1; j < Tb; ++j) s[j] = 0.0f;
+    return std::log(sum) - sum_ex * inv;
   }
 
   // x[n, d] += attention(norm1(x)) W_o^T (+ b_o).
@@ -411,6 +429,7 @@ ForwardResult Model::forward(KvCache& cache, std::span<const int32_t> tokens,
   const bool own_kernel = n > 1 && attention::kernel_enabled();
   for (int l = 0; l < c.n_layer; ++l) {
     pass.attention_block(l, own_kernel);
+    if (req.observer) req.observer->layer_done(l);
     pass.mlp_block(l);
     if (req.resid)
       res.resid[static_cast<size_t>(l)].assign(

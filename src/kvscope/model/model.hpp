@@ -18,10 +18,36 @@
 
 namespace kvscope::model {
 
+// One block of attention probabilities: rows q0 .. q0+rows-1 (absolute query positions) of
+// one layer and query head. Row r is p + r * ld and holds keys 0 .. q0 + r; keys masked by
+// the window or evicted are 0. entropy[r] is the row's entropy in nats, computed by the
+// softmax from the scores (log Z - E[s - max]) rather than from the rounded probabilities.
+struct AttentionBlock {
+  int layer = 0;
+  int head = 0;
+  int q0 = 0;
+  int rows = 0;
+  const float* p = nullptr;
+  int64_t ld = 0;
+  const float* entropy = nullptr;
+};
+
+// Sees every row of attention probabilities while the forward pass computes them, so that
+// statistics need no [H, n, T] map. observe() runs on the pass's worker threads, concurrently
+// for different (head, block) pairs of one layer; `thread` < omp_get_max_threads() tells the
+// threads apart. layer_done() runs after the layer's last block, on the calling thread.
+class AttentionObserver {
+ public:
+  virtual ~AttentionObserver() = default;
+  virtual void observe(const AttentionBlock& block, int thread) = 0;
+  virtual void layer_done(int layer) = 0;
+};
+
 struct ForwardRequest {
   bool all_logits = false;  // logits for every new token; otherwise for the last one only
   bool attention = false;   // attention probabilities of every layer
   bool resid = false;       // residual stream after every block
+  AttentionObserver* observer = nullptr;  // sees every attention row (not owned)
 };
 
 struct ForwardResult {

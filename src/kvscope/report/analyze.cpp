@@ -48,14 +48,33 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   if (n > cfg.n_ctx)
     throw BadInput(fmt::format(
         "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
-  const bool attention =
-      opt.attention == "on" || (opt.attention == "auto" && n <= opt.attention_max_tokens);
-  if (ro.html && ro.html_maps == "exact" && !attention)
-    throw BadInput("html_maps exact needs attention patterns: attention must be on");
+  const bool attention = opt.attention != "off";
+  if (ro.html && ro.html_maps == "exact") {
+    // report.html's exact maps need every layer's and head's full map.
+    if (!attention) throw BadInput("html_maps exact needs attention patterns: attention must be on");
+    if (n > opt.attention_max_tokens)
+      throw BadInput(fmt::format(
+          "html_maps exact needs exact maps, which are kept up to attention_max_tokens ({}) "
+          "tokens; the prompt has {}",
+          opt.attention_max_tokens, n));
+    if (!ro.attn_layers.empty() || !ro.attn_heads.empty())
+      throw BadInput("html_maps exact needs the exact map of every layer and head: leave out "
+                     "attn_layers and attn_heads");
+  }
   if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
     throw BadInput("importance attention needs attention patterns: attention must be on");
+  capture::CaptureOptions co{.summary = attention, .chunk = opt.chunk};
+  if (attention && n <= opt.attention_max_tokens) {
+    // Exact maps of what the attention figure draws (all layers and heads unless chosen).
+    auto all_or = [](const std::vector<int>& chosen, int count) {
+      std::vector<int> out = chosen;
+      for (int i = 0; chosen.empty() && i < count; ++i) out.push_back(i);
+      return out;
+    };
+    co.exact = {all_or(ro.attn_layers, cfg.n_layer), all_or(ro.attn_heads, cfg.n_head)};
+  }
   // Every size a user's numbers drive is checked before anything is allocated.
-  capture::check_capture_memory(cfg, n, {.attention = attention});
+  capture::check_capture_memory(cfg, n, co);
   capture::GenerateOptions g;
   g.max_new_tokens = opt.generate;
   g.sampling.temperature = opt.temperature;
@@ -67,7 +86,7 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
 
   stage(fmt::format("running the model over {} tokens...", n));
   auto t0 = Clock::now();
-  r.cap = capture::capture_tokens(m, ids, {.attention = attention});  // checks the context
+  r.cap = capture::capture_tokens(m, ids, co);  // checks the context
   r.cap.prompt = opt.prompt;
   r.forward_s = seconds_since(t0);
 

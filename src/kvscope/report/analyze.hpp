@@ -17,6 +17,7 @@
 #include "kvscope/capture/capture.hpp"
 #include "kvscope/capture/generate.hpp"
 #include "kvscope/capture/loaded_model.hpp"
+#include "kvscope/capture/run.hpp"
 #include "kvscope/report/bundle.hpp"
 
 namespace kvscope::report {
@@ -27,8 +28,12 @@ struct AnalyzeOptions {
   int generate = 0;      // tokens to generate after the prompt (0 = none)
   float temperature = 0.0f;
   uint64_t seed = 0;
-  std::string attention = "auto";   // capture attention patterns: auto, on or off
-  int attention_max_tokens = 1024;  // "auto" captures attention up to this prompt length
+  // Attention: "on" (or "auto", the same) streams every layer's statistics and pooled maps at
+  // any prompt length; "off" captures none.
+  std::string attention = "auto";
+  // Exact maps of the attention figure's layers and heads are kept up to this prompt length.
+  int attention_max_tokens = 1024;
+  int chunk = capture::kDefaultChunk;  // prompt tokens per forward call
 };
 
 struct AnalyzeResult {

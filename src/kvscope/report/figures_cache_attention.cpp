@@ -125,7 +125,7 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
                                       const ReportOptions& opt) {
   if (!cap.has_attention())
     throw BadInput(
-        "attention_patterns: the capture holds no attention patterns (capture with attention on)");
+        "attention_patterns: the capture holds no attention (capture with attention on)");
   const std::vector<int>& Ls = b.attn_layers;
   const std::vector<int>& Hs = b.attn_heads;
   const int nr = static_cast<int>(Ls.size()), nc = static_cast<int>(Hs.size());
@@ -133,9 +133,13 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
   const bool row_norm = opt.attention_norm == "row";
 
   // Panel size in figure units: wide enough to read, small enough that the figure stays
-  // within a few thousand pixels for 30 x 9 maps.
+  // within a few thousand pixels for 30 x 9 maps. A panel comes from the exact map where the
+  // capture kept it, else from the summary's pooled maximum (cells of `tile` positions); both
+  // are max-pooled further to `block` positions per cell, a multiple of the tile.
   const double panel = std::clamp(std::min(1500.0 / nc, 3600.0 / nr), 60.0, 320.0);
-  const int block = fh::pool_block(S, static_cast<int64_t>(panel));
+  const int tile = cap.layers[0].attn.shape.tile();
+  const int cells = (fh::pool_block(S, static_cast<int64_t>(panel)) + tile - 1) / tile;
+  const int block = cells * tile;
   const int s = (S + block - 1) / block;  // cells per panel side
   const double unit = panel / s;          // figure units per cell (approximate)
   const int gap = std::max(1, static_cast<int>(std::lround(12 / unit)));
@@ -144,16 +148,24 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
   const int64_t R = top + static_cast<int64_t>(nr) * (s + gap),
                 C = left + static_cast<int64_t>(nc) * (s + gap);
   std::vector<float> mosaic(static_cast<size_t>(R * C), NAN);
+  int exact_panels = 0;
   for (int r = 0; r < nr; ++r) {
-    const Tensor& pat = cap.layers[static_cast<size_t>(Ls[static_cast<size_t>(r)])].pattern;
+    const capture::LayerCapture& lc = cap.layers[static_cast<size_t>(Ls[static_cast<size_t>(r)])];
     for (int c = 0; c < nc; ++c) {
-      const float* src = pat.ptr() + static_cast<size_t>(Hs[static_cast<size_t>(c)]) * S * S;
-      // Keys after the query (masked) become NaN and show as background.
-      std::vector<float> map(src, src + static_cast<size_t>(S) * S);
+      const int h = Hs[static_cast<size_t>(c)];
+      const auto kept = std::find(lc.pattern_heads.begin(), lc.pattern_heads.end(), h);
+      const bool exact = kept != lc.pattern_heads.end();
+      exact_panels += exact;
+      // Cells after the query (masked keys) become NaN and show as background.
+      const int side = exact ? S : lc.attn.shape.pooled();
+      const float* src = exact
+                             ? lc.pattern.ptr() + (kept - lc.pattern_heads.begin()) * int64_t{S} * S
+                             : lc.attn.pooled_max.ptr() + static_cast<int64_t>(h) * side * side;
+      std::vector<float> map(src, src + static_cast<size_t>(side) * side);
       float mx = 0;
-      for (int i = 0; i < S; ++i)
-        for (int j = 0; j < S; ++j) {
-          float& v = map[static_cast<size_t>(i) * S + j];
+      for (int i = 0; i < side; ++i)
+        for (int j = 0; j < side; ++j) {
+          float& v = map[static_cast<size_t>(i) * side + j];
           if (j > i)
             v = NAN;
           else
@@ -161,7 +173,7 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
         }
       if (row_norm && mx > 0)
         for (float& v : map) v /= mx;
-      Tensor pooled = fh::max_pool(map, S, S, block);
+      Tensor pooled = fh::max_pool(map, side, side, exact ? block : cells);
       const int64_t r0 = top + static_cast<int64_t>(r) * (s + gap),
                     c0 = left + static_cast<int64_t>(c) * (s + gap);
       for (int i = 0; i < s; ++i)
@@ -205,7 +217,12 @@ plot::Figure build_attention_patterns(const capture::Capture& cap, const Bundle&
                                    : "colour: attention probability on a power scale (γ = 0.5)";
   std::string pool_text =
       block > 1
-          ? fmt::format("; each cell is the maximum over a {} × {} block of tokens", block, block)
+          ? fmt::format("; each cell is the maximum over a {} × {} block of tokens{}", block, block,
+                        exact_panels == nr * nc ? ""
+                        : exact_panels == 0
+                            ? " (from the streamed pooled maps)"
+                            : fmt::format(" ({} of {} maps exact, the others streamed pooled maps)",
+                                          exact_panels, nr * nc))
           : "";
   fig.suptitle(fmt::format(
       "Attention patterns, {} ({} tokens; rows: query, columns: key)\n{}{}; white: masked "

@@ -185,13 +185,15 @@ HtmlReport html_report(const capture::Capture& cap, const Bundle& b, const Repor
   bool have_attention = L > 0;
   for (int l = 0; l < L; ++l) {
     const capture::LayerCapture& lc = cap.layers[static_cast<size_t>(l)];
-    if (lc.attn.empty() && !lc.pattern.empty())
+    if (lc.attn.empty() && !lc.pattern.empty() && lc.pattern.dim(0) == H)
       computed[static_cast<size_t>(l)] = capture::summarize_pattern(lc.pattern, {});
     sums.push_back(lc.attn.empty() ? &computed[static_cast<size_t>(l)] : &lc.attn);
     if (sums.back()->empty()) have_attention = false;
   }
+  // Exact maps need every layer's map of every head.
   bool all_patterns = L > 0;
-  for (const auto& lc : cap.layers) all_patterns = all_patterns && !lc.pattern.empty();
+  for (const auto& lc : cap.layers)
+    all_patterns = all_patterns && !lc.pattern.empty() && lc.pattern.dim(0) == H;
 
   // Token importance, each definition [S], with the compression methods that evict by it.
   json imp = json::array();

@@ -1,0 +1,175 @@
+#include "kvscope/capture/attention_stream.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kvscope/error.hpp"
+
+namespace kvscope::capture {
+
+namespace {
+
+// Inserts (key, w) into the K best of a row so far, kept largest first; a later key equal to
+// one kept stays behind it, so ties keep the earlier key (as the reference's order does).
+inline void offer(float* wt, float* key, int& n, int K, float w, int j) {
+  if (n == K && !(w > wt[K - 1])) return;
+  int at = n < K ? n++ : K - 1;
+  while (at > 0 && w > wt[at - 1]) {
+    wt[at] = wt[at - 1];
+    key[at] = key[at - 1];
+    --at;
+  }
+  wt[at] = w;
+  key[at] = static_cast<float>(j);
+}
+
+}  // namespace
+
+SummaryBuilder::SummaryBuilder(int n_layer, SummaryShape shape, ExactMaps exact)
+    : shape_(shape), tile_(shape.tile()), P_(shape.pooled()) {
+  const int64_t H = shape.heads, S = shape.seq, P = P_, K = shape.top_k;
+  if (S <= 0 || H <= 0 || K <= 0)
+    throw BadInput(fmt::format("attention summary of {} heads over {} tokens, top {}", H, S, K));
+  last_ = shape.last_query >= 0 ? shape.last_query : shape.seq - 1;
+  layers_.resize(static_cast<size_t>(n_layer));
+  for (AttentionSummary& s : layers_) {
+    s.shape = shape;
+    for (Tensor* t : {&s.entropy, &s.mean_distance, &s.sink_mass, &s.first_key, &s.max_weight,
+                      &s.prev_token, &s.received, &s.last_query})
+      *t = Tensor({H, S});
+    s.pooled_max = Tensor({H, P, P});
+    s.pooled_mean = Tensor({H, P, P});
+    s.topk_key = Tensor({H, S, K});
+    s.topk_weight = Tensor({H, S, K});
+  }
+  maps_.resize(static_cast<size_t>(n_layer));
+  map_slot_.assign(static_cast<size_t>(n_layer), std::vector<int>(static_cast<size_t>(H), -1));
+  for (int l : exact.layers) {
+    if (l < 0 || l >= n_layer) continue;
+    int slot = 0;
+    for (int h : exact.heads)
+      if (h >= 0 && h < H) map_slot_[static_cast<size_t>(l)][static_cast<size_t>(h)] = slot++;
+    if (slot > 0) maps_[static_cast<size_t>(l)] = Tensor({slot, S, S});
+  }
+  threads_.resize(static_cast<size_t>(std::max(omp_get_max_threads(), 1)));
+}
+
+double SummaryBuilder::bytes_needed(int n_layer, const SummaryShape& shape) {
+  const double H = shape.heads, S = shape.seq, P = shape.pooled(), K = shape.top_k;
+  const double per_layer = 4.0 * H * (8 * S + 2 * P * P + 2 * S * K);
+  const double threads = std::max(omp_get_max_threads(), 1);
+  return n_layer * per_layer + threads * 4.0 * H * (S + 2 * P * P);
+}
+
+SummaryBuilder::ThreadAcc& SummaryBuilder::acc(int thread) {
+  ThreadAcc& a = threads_[static_cast<size_t>(thread)];
+  if (!a.used) {
+    const size_t H = static_cast<size_t>(shape_.heads), S = static_cast<size_t>(shape_.seq);
+    const size_t PP = static_cast<size_t>(P_) * static_cast<size_t>(P_);
+    a.received.assign(H * S, 0.0f);
+    a.pool_sum.assign(H * PP, 0.0f);
+    a.pool_max.assign(H * PP, 0.0f);
+    a.used = true;
+  }
+  return a;
+}
+
+void SummaryBuilder::observe(const model::AttentionBlock& b, int thread) {
+  AttentionSummary& s = layers_[static_cast<size_t>(b.layer)];
+  ThreadAcc& a = acc(thread);
+  const int S = shape_.seq, K = shape_.top_k, h = b.head;
+  float* received = a.received.data() + static_cast<size_t>(h) * S;
+  const size_t PP = static_cast<size_t>(P_) * static_cast<size_t>(P_);
+  const int slot = map_slot_[static_cast<size_t>(b.layer)][static_cast<size_t>(h)];
+  for (int r = 0; r < b.rows; ++r) {
+    const int i = b.q0 + r;
+    if (i >= S) break;  // positions past the summarised prompt (generation) are not kept
+    const float* p = b.p + static_cast<int64_t>(r) * b.ld;
+    const int cell_row = i / tile_;
+    float* sum_row = a.pool_sum.data() + h * PP + static_cast<size_t>(cell_row) * P_;
+    float* max_row = a.pool_max.data() + h * PP + static_cast<size_t>(cell_row) * P_;
+    // One pass over the visible keys 0..i, a pooled cell at a time.
+    double dist = 0;
+    float mx = 0;
+    for (int j0 = 0, cell = 0; j0 <= i; j0 += tile_, ++cell) {
+      const int j1 = std::min(j0 + tile_, i + 1);
+      float csum = 0, cmax = 0;
+      double cdist = 0;
+#pragma omp simd reduction(+ : csum, cdist) reduction(max : cmax)
+      for (int j = j0; j < j1; ++j) {
+        received[j] += p[j];
+        csum += p[j];
+        cmax = std::max(cmax, p[j]);
+        cdist += static_cast<double>(p[j]) * static_cast<double>(i - j);
+      }
+      sum_row[cell] += csum;
+      max_row[cell] = std::max(max_row[cell], cmax);
+      mx = std::max(mx, cmax);
+      dist += cdist;
+    }
+    double sink = 0;
+    for (int j = 0; j < std::min(shape_.sink_tokens, i + 1); ++j) sink += p[j];
+    const int64_t at = static_cast<int64_t>(h) * S + i;
+    s.entropy.data[static_cast<size_t>(at)] = b.entropy[r];
+    s.mean_distance.data[static_cast<size_t>(at)] = static_cast<float>(dist);
+    s.sink_mass.data[static_cast<size_t>(at)] = static_cast<float>(sink);
+    s.first_key.data[static_cast<size_t>(at)] = p[0];
+    s.max_weight.data[static_cast<size_t>(at)] = mx;
+    s.prev_token.data[static_cast<size_t>(at)] = i > 0 ? p[i - 1] : 0.0f;
+    if (i == last_)
+      std::memcpy(s.last_query.ptr() + static_cast<int64_t>(h) * S, p,
+                  sizeof(float) * static_cast<size_t>(i + 1));
+    float* kw = s.topk_weight.ptr() + at * K;
+    float* kk = s.topk_key.ptr() + at * K;
+    int kept = 0;
+    for (int j = 0; j <= i; ++j) offer(kw, kk, kept, K, p[j], j);
+    for (int t = kept; t < K; ++t) {
+      kw[t] = 0.0f;
+      kk[t] = -1.0f;
+    }
+    if (slot >= 0)
+      std::memcpy(
+          maps_[static_cast<size_t>(b.layer)].ptr() + (static_cast<int64_t>(slot) * S + i) * S, p,
+          sizeof(float) * static_cast<size_t>(i + 1));
+  }
+}
+
+void SummaryBuilder::layer_done(int layer) {
+  AttentionSummary& s = layers_[static_cast<size_t>(layer)];
+  const size_t HS = s.received.data.size(), HPP = s.pooled_mean.data.size();
+  for (ThreadAcc& a : threads_) {
+    if (!a.used) continue;
+    for (size_t i = 0; i < HS; ++i) s.received.data[i] += a.received[i];
+    for (size_t i = 0; i < HPP; ++i) {
+      s.pooled_mean.data[i] += a.pool_sum[i];
+      s.pooled_max.data[i] = std::max(s.pooled_max.data[i], a.pool_max[i]);
+    }
+    std::fill(a.received.begin(), a.received.end(), 0.0f);
+    std::fill(a.pool_sum.begin(), a.pool_sum.end(), 0.0f);
+    std::fill(a.pool_max.begin(), a.pool_max.end(), 0.0f);
+  }
+}
+
+std::vector<AttentionSummary> SummaryBuilder::take_summaries() {
+  // Pooled sums become means over each cell's positions.
+  const int S = shape_.seq;
+  for (AttentionSummary& s : layers_)
+    for (int64_t h = 0; h < shape_.heads; ++h)
+      for (int a = 0; a < P_; ++a)
+        for (int b = 0; b < P_; ++b) {
+          const int rows = std::min(tile_, S - a * tile_), cols = std::min(tile_, S - b * tile_);
+          s.pooled_mean.at(h, a, b) /= static_cast<float>(rows * cols);
+        }
+  threads_.clear();
+  return std::move(layers_);
+}
+
+std::vector<Tensor> SummaryBuilder::take_maps() {
+  return std::move(maps_);
+}
+
+}  // namespace kvscope::capture
