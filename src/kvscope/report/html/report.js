@@ -518,6 +518,8 @@
   for (let l = 0; l < L; l++) $("sel-layer").add(new Option(String(l), l));
   for (let h = 0; h < H; h++) $("sel-head").add(new Option(String(h), h));
   $("sel-layer").value = st.layer; $("sel-head").value = st.head;
+  // A max-pooled map of thousands of tokens spans decades: a log scale shows its structure.
+  if (mode === "pooled" && att.tile > 1) $("sel-scale").value = "log";
   $("sel-layer").addEventListener("change", () => openHead(+$("sel-layer").value, st.head));
   $("sel-head").addEventListener("change", () => openHead(st.layer, +$("sel-head").value));
   $("sel-scale").addEventListener("change", drawHead);
