@@ -138,8 +138,9 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_flag(
       "--no-html", [o](int64_t) { o->report.html = false; }, "Do not write report.html");
   cmd->add_option("--html-maps", o->report.html_maps,
-                  "Attention maps in report.html: auto (exact when they fit 64 MB), exact, or "
-                  "pooled (max-pooled maps plus each row's top keys)")
+                  "Attention maps in report.html: auto (exact when every map was kept, see "
+                  "--attention-max-tokens, and they fit 64 MB), exact, or pooled (max-pooled "
+                  "maps plus each row's top keys)")
       ->capture_default_str();
   cmd->add_flag(
       "--linear-counts", [o](int64_t) { o->report.log_counts = false; },
