@@ -332,10 +332,12 @@
     const t0 = performance.now();
     st.layer = l; st.head = h;
     $("sel-layer").value = l; $("sel-head").value = h;
-    drawHead(); overlayOverview(); drawKv(); drawGeneration();
-    const dt = performance.now() - t0;
-    perf.headSwitch.push(dt);
-    performance.measure && performance.mark("kv-head-switch");
+    drawHead(); overlayOverview();
+    perf.headSwitch.push(performance.now() - t0);
+    // The head's keys and values and its generation replay follow in the next frame, so the
+    // map is on screen first.
+    cancelAnimationFrame(openHead.pending);
+    openHead.pending = requestAnimationFrame(() => { drawKv(); drawGeneration(); });
   }
   function drawHead() {
     if (!att) { $("p-head").hidden = true; return; }
