@@ -33,13 +33,12 @@ def make_report(args, out):
     if not os.path.exists(text_path):
         subprocess.run(["bash", os.path.join(ROOT, "scripts/make_default_text.sh")], check=True)
     text = open(text_path, encoding="utf-8").read()
-    # The default text runs near 4.16 characters a token (4.3 over its first thousand) with this tokenizer; the page says the
-    # exact count.
+    # --prompt-tokens cuts the text to exactly that many tokens.
     prompt = os.path.join(out, "prompt.txt")
     with open(prompt, "w", encoding="utf-8") as f:
-        f.write(text[: int(args.tokens * 4.16)])
-    cmd = [args.kvscope, "analyze", "--model", args.model, "--prompt-file", prompt, "--out",
-           os.path.join(out, "report"), "--report-only", *args.extra]
+        f.write(text[: args.tokens * 6])
+    cmd = [args.kvscope, "analyze", "--model", args.model, "--prompt-file", prompt, "--prompt-tokens",
+           str(args.tokens), "--out", os.path.join(out, "report"), "--report-only", *args.extra]
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:

@@ -33,6 +33,7 @@ std::string with_flag_names(const std::string& message) {
       {"attn_layers", "--attention-layers"},
       {"attn_heads", "--attention-heads"},
       {"chunk", "--chunk"},
+      {"prompt_tokens", "--prompt-tokens"},
       {"pca_layers", "--pca-layers"},
       {"histogram_bins", "--bins"},
       {"tokens_listed", "--tokens-listed"},
@@ -72,6 +73,7 @@ void add_analyze_command(CLI::App& app) {
     std::string attention = "auto";
     int attention_max_tokens = 1024;
     int chunk = capture::kDefaultChunk;
+    int prompt_tokens = 0;
     uint64_t seed = 0;
     float temperature = 0.0f;
   };
@@ -119,6 +121,10 @@ void add_analyze_command(CLI::App& app) {
                   "Prompt length up to which the drawn layers' and heads' exact maps are kept")
       ->capture_default_str()
       ->check(non_negative_integer());
+  cmd->add_option("--prompt-tokens", o->prompt_tokens,
+                  "Keep only the prompt's first N tokens (0 = all; for long texts)")
+      ->capture_default_str()
+      ->check(non_negative_integer());
   cmd->add_option("--chunk", o->chunk,
                   "Prompt tokens per forward call (bounds activation memory; results equal)")
       ->capture_default_str()
@@ -155,6 +161,7 @@ void add_analyze_command(CLI::App& app) {
     a.attention = o->attention;
     a.attention_max_tokens = o->attention_max_tokens;
     a.chunk = o->chunk;
+    a.prompt_tokens = o->prompt_tokens;
     a.prompt = o->prompt.text();
     o->model.validate();
     const bool tty = stderr_is_terminal();

@@ -81,6 +81,10 @@ expect_bad "prompt longer than n_positions" "tokens, more than the model's conte
 expect_bad "negative --max-new-tokens" "max-new-tokens" -- "$bin" generate --model "$fixture" --prompt "hi" --max-new-tokens -3
 expect_bad "negative temperature" "temperature" -- "$bin" generate --model "$fixture" --prompt "hi" --temperature -1
 expect_bad "top-p out of range" "top-p" -- "$bin" generate --model "$fixture" --prompt "hi" --top-p 1.5
+expect_bad "analyze --chunk 0" "--chunk" -- "$bin" analyze --model "$fixture" --prompt "hi" --chunk 0 --out "$work/chunk-out"
+expect_bad "analyze --generate past the context" \
+  "the prompt's [0-9]+ tokens and 100 generated exceed the model's context length of 64: generate at most [0-9]+ \(--generate\)" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi there" --generate 100 --out "$work/gen-out"
 expect_bad "empty prompt" "prompt is empty" -- "$bin" generate --model "$fixture" --prompt ""
 expect_bad "unreadable prompt file" "prompt-file" -- "$bin" dump --model "$fixture" --prompt-file "$work/nope.txt"
 
@@ -126,7 +130,7 @@ expect_bad "tokenizer.json is a FIFO" "tokenizer.json: not a regular file \(a FI
 
 # 3. Sizes the user controls are checked against the memory budget before allocating.
 expect_bad "dump --attention over the memory budget" \
-  "capturing [0-9]+ tokens needs .*attention patterns .*more than the memory budget of 1.0 KB \(KVSCOPE_MEMORY_LIMIT\): capture without attention" -- \
+  "capturing [0-9]+ tokens needs .*attention maps .*more than the memory budget of 1.0 KB \(KVSCOPE_MEMORY_LIMIT\): keep exact maps of fewer layers and heads \(dump without --attention" -- \
   env KVSCOPE_MEMORY_LIMIT=1000 "$bin" dump --model "$fixture" --prompt "hello there" --attention --out "$work/att.safetensors"
 # A checkpoint whose weights could not stay in memory: one F32 tensor of 2^38 bytes (256 GiB) in
 # a sparse file, refused from the file's index before a page of it is read.
@@ -158,10 +162,10 @@ head -c $((65 << 20)) /dev/zero >"$work/huge-prompt.txt"
 expect_bad "prompt file over the size limit" "huge-prompt.txt: 68.2 MB is more than the 67.1 MB a prompt file may have" -- \
   "$bin" generate --model "$fixture" --prompt-file "$work/huge-prompt.txt"
 rm -f "$work/huge-prompt.txt"
-expect_bad "the same head repeated in --heads" "--heads entry 1 is given more than once" -- \
-  "$bin" analyze --model "$fixture" --prompt "hi" --heads 1,0,1 --out "$work/rep-out"
-expect_bad "the same layer repeated in --layers" "--layers entry 0 is given more than once" -- \
-  "$bin" analyze --model "$fixture" --prompt "hi" --layers 0,0 --out "$work/rep-out"
+expect_bad "the same head repeated in --attention-heads" "--attention-heads entry 1 is given more than once" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi" --attention-heads 1,0,1 --out "$work/rep-out"
+expect_bad "the same layer repeated in --attention-layers" "--attention-layers entry 0 is given more than once" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi" --attention-layers 0,0 --out "$work/rep-out"
 expect_bad "unknown --html-maps" "--html-maps sometimes: expected auto, exact or pooled" -- \
   "$bin" analyze --model "$fixture" --prompt "hi" --html-maps sometimes --out "$work/rep-out"
 expect_bad "--html-maps exact without attention" "--html-maps exact needs attention patterns: use --attention on" -- \

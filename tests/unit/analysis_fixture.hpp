@@ -80,7 +80,7 @@ inline capture::Capture synthetic_capture(bool with_attention = true) {
           lc.v.at(h, i, c) = value_at(l, h, i, c);
         }
     if (with_attention) {
-      lc.pattern = Tensor({H, S, S});
+      Tensor pattern({H, S, S});
       for (int h = 0; h < H; ++h)
         for (int i = 0; i < S; ++i) {
           std::vector<double> score(static_cast<size_t>(i) + 1);
@@ -96,8 +96,9 @@ inline capture::Capture synthetic_capture(bool with_attention = true) {
             total += s;
           }
           for (int j = 0; j <= i; ++j)
-            lc.pattern.at(h, i, j) = static_cast<float>(score[static_cast<size_t>(j)] / total);
+            pattern.at(h, i, j) = static_cast<float>(score[static_cast<size_t>(j)] / total);
         }
+      capture::set_exact_attention(lc, std::move(pattern));
     }
     cap.layers.push_back(std::move(lc));
   }

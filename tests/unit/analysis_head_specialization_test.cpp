@@ -51,6 +51,7 @@ TEST(AnalysisHeadSpecialization, SinkHeadHasFullSinkShareAndDistanceOfTheMeanPos
     std::fill(l.pattern.data.begin(), l.pattern.data.end(), 0.0f);
     for (int h = 0; h < 4; ++h)
       for (int i = 0; i < 12; ++i) l.pattern.at(h, i, 0) = 1.0f;
+    capture::set_exact_attention(l, l.pattern);  // the summary of the changed maps
   }
   const auto r = head_specialization(cap, 0);
   EXPECT_DOUBLE_EQ(r.sink_share[2], 1.0);

@@ -124,7 +124,10 @@ TEST(AnalysisCaptureCheck, RejectsInconsistentHeadCountsAndLayers) {
   cap.n_layer = 3;
   EXPECT_THROW(check_capture(cap), BadInput);
   cap = synthetic_capture();
-  cap.layers[1].pattern = Tensor();
+  cap.layers[1].attn = {};  // one layer without its attention summary
+  EXPECT_THROW(check_capture(cap), BadInput);
+  cap = synthetic_capture();
+  cap.layers[1].pattern_heads = {1, 0};  // exact maps' heads out of order
   EXPECT_THROW(check_capture(cap), BadInput);
   cap = synthetic_capture();
   cap.token_strings.pop_back();

@@ -172,9 +172,9 @@ TEST_F(MemoryBudget, AttentionCaptureOverTheBudgetIsRefusedBeforeAllocating) {
   const std::string msg =
       bad_input([&] { capture::capture_tokens(*model_, ids, {.attention = true}); });
   EXPECT_THAT(msg, HasSubstr("capturing 40 tokens needs"));
-  EXPECT_THAT(msg, HasSubstr("attention patterns 51.2 KB"));
+  EXPECT_THAT(msg, HasSubstr("attention maps 51.2 KB"));
   EXPECT_THAT(msg, HasSubstr("more than the memory budget of 337.9 KB (KVSCOPE_MEMORY_LIMIT)"));
-  EXPECT_THAT(msg, HasSubstr("analyze --attention off"));
+  EXPECT_THAT(msg, HasSubstr("analyze --attention-layers/--attention-heads"));
 }
 
 TEST_F(MemoryBudget, GenerationIsCheckedForItsWholeLengthBeforeTheCacheIsMade) {

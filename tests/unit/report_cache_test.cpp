@@ -137,7 +137,11 @@ TEST(ReportCache, FailedDrawIntoUnwritableFolderLeavesNoFile) {
 TEST(ReportCache, AttentionPatternsWithoutAttentionIsBadInput) {
   const Captured& c = captured("gpt2-a");
   Capture no_att = c.cap;
-  for (auto& l : no_att.layers) l.pattern = kvscope::Tensor();
+  for (auto& l : no_att.layers) {
+    l.pattern = {};
+    l.pattern_heads.clear();
+    l.attn = {};
+  }
   TempDir dir;
   const fs::path p = dir.path / "attention_patterns.png";
   EXPECT_THROW(kvscope::report::build_attention_patterns(no_att, c.bundle, c.opt).save(p.string()),
@@ -148,7 +152,11 @@ TEST(ReportCache, AttentionPatternsWithoutAttentionIsBadInput) {
 TEST(ReportCache, HeadSpecializationDrawsWithoutAttention) {
   const Captured& c = captured("llama-gqa");
   Capture no_att = c.cap;
-  for (auto& l : no_att.layers) l.pattern = kvscope::Tensor();
+  for (auto& l : no_att.layers) {
+    l.pattern = {};
+    l.pattern_heads.clear();
+    l.attn = {};
+  }
   Bundle b = kvscope::report::build_bundle(no_att, c.opt, {});
   ASSERT_FALSE(b.heads.has_attention);
   TempDir dir;

@@ -43,8 +43,9 @@ capture::Capture tiny_capture() {
   l.k_pre_rope = l.k;
   l.v = Tensor({1, 2, 2});
   l.v.data = {1, 0, 0, 2};
-  l.pattern = Tensor({1, 2, 2});
-  l.pattern.data = {1, 0, 0.5f, 0.5f};
+  Tensor pattern({1, 2, 2});
+  pattern.data = {1, 0, 0.5f, 0.5f};
+  capture::set_exact_attention(l, std::move(pattern));
   c.layers.push_back(l);
   return c;
 }

@@ -1,5 +1,7 @@
 #include "kvscope/capture/attention_summary.hpp"
 
+#include "kvscope/capture/capture.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -108,6 +110,13 @@ Tensor head_similarity(const AttentionSummary& s) {
       sim.at(b, a) = c;
     }
   return sim;
+}
+
+void set_exact_attention(LayerCapture& layer, Tensor p) {
+  layer.attn = summarize_pattern(p, {});
+  layer.pattern_heads.clear();
+  for (int h = 0; h < layer.attn.shape.heads; ++h) layer.pattern_heads.push_back(h);
+  layer.pattern = std::move(p);
 }
 
 }  // namespace kvscope::capture

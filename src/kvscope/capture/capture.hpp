@@ -43,4 +43,8 @@ struct Capture {
   bool has_attention() const { return !layers.empty() && !layers[0].attn.empty(); }
 };
 
+// Gives a layer the exact map of every query head, p [heads, seq, seq], and the summary
+// computed from it (summarize_pattern): for captures made outside the engine (tests, files).
+void set_exact_attention(LayerCapture& layer, Tensor p);
+
 }  // namespace kvscope::capture

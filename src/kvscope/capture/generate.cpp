@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <span>
 
 #include <fmt/format.h>
 
 #include "kvscope/capture/memory_budget.hpp"
+#include "kvscope/capture/run.hpp"
 #include "kvscope/error.hpp"
 
 namespace kvscope::capture {
@@ -15,6 +17,27 @@ namespace {
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// Keeps one query's attention row of every layer and head, [L, H, T], as the forward pass
+// computes it: the prompt's last row, without holding the prompt's maps.
+class RowKeeper final : public model::AttentionObserver {
+ public:
+  RowKeeper(int n_layer, int heads, int query)
+      : H_(heads), T_(query + 1), row_(static_cast<size_t>(n_layer) * heads * T_) {}
+  void observe(const model::AttentionBlock& b, int) override {
+    const int r = T_ - 1 - b.q0;
+    if (r < 0 || r >= b.rows) return;
+    std::copy_n(b.p + static_cast<int64_t>(r) * b.ld, T_,
+                &row_[(static_cast<size_t>(b.layer) * H_ + b.head) * T_]);
+  }
+  void layer_done(int) override {}
+  std::vector<float> take() { return std::move(row_); }
+
+ private:
+  int H_, T_;
+  std::vector<float> row_;
+};
+
 }  // namespace
 
 GenerationTrace generate(const LoadedModel& m, const std::string& prompt,
@@ -37,15 +60,14 @@ int check_generation(const LoadedModel& m, int n, const GenerateOptions& opt) {
   // Generation stops at the context length rather than failing.
   const int budget = std::min(opt.max_new_tokens, cfg.n_ctx - n);
   const double N = n, B = budget, L = cfg.n_layer, H = cfg.n_head;
+  const double C = std::min(n, kDefaultChunk);  // the prompt runs in chunks
   std::vector<MemoryPart> parts = {
       {"cache", static_cast<double>(cfg.kv_bytes_per_token()) * (N + B)},
-      {"activations", 4.0 * N * (6.0 * cfg.d_model + 3.0 * cfg.d_ff)},
+      {"activations", 4.0 * C * (6.0 * cfg.d_model + 3.0 * cfg.d_ff)},
   };
-  if (opt.attention) {
-    // The prompt's patterns [L][H, n, n], then one row [L, H, T] kept per step.
-    parts.push_back({"prompt attention", 4.0 * L * H * N * N});
+  // One row [L, H, T] of attention kept per step.
+  if (opt.attention)
     parts.push_back({"attention per step", 4.0 * L * H * (B * N + B * (B - 1) / 2)});
-  }
   require_memory(parts,
                  fmt::format("generating {} tokens after a prompt of {}{}", budget, n,
                              opt.attention ? " with each step's attention" : ""),
@@ -74,8 +96,18 @@ GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_i
   const std::optional<int32_t> eos =
       cfg.eos_id >= 0 ? std::optional<int32_t>(cfg.eos_id) : m.tokenizer.eos_id();
 
+  // The prompt in chunks (activations bounded by the chunk); its last row of attention is
+  // kept as it is computed.
   auto t0 = std::chrono::steady_clock::now();
-  model::ForwardResult r = m.model.forward(cache, trace.prompt_ids, {.attention = opt.attention});
+  std::optional<RowKeeper> keeper;
+  if (opt.attention) keeper.emplace(cfg.n_layer, cfg.n_head, n - 1);
+  model::ForwardResult r;
+  for (int p0 = 0; p0 < n; p0 += kDefaultChunk)
+    r = m.model.forward(
+        cache,
+        std::span<const int32_t>(trace.prompt_ids)
+            .subspan(static_cast<size_t>(p0), static_cast<size_t>(std::min(kDefaultChunk, n - p0))),
+        {.observer = keeper ? &*keeper : nullptr});
   trace.prefill_ms = ms_since(t0);
   double step_ms = trace.prefill_ms;
   const int H = cfg.n_head;
@@ -85,7 +117,9 @@ GenerationTrace generate_ids(const LoadedModel& m, std::vector<int32_t> prompt_i
     step.cache_len = cache.length();
     step.cache_bytes = cache.bytes_used();
     step.ms = step_ms;
-    if (opt.attention) {
+    if (opt.attention && s == 0) {
+      step.attention = keeper->take();  // [L, H, n]
+    } else if (opt.attention) {
       // The last query row of each layer's pattern: [H, T] per layer.
       const int T = cache.length();
       const int rows = static_cast<int>(r.patterns[0].size() / (static_cast<size_t>(H) * T));

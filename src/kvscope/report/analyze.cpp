@@ -1,6 +1,8 @@
 #include "kvscope/report/analyze.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -35,14 +37,30 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   if (opt.generate < 0)
     throw BadInput(fmt::format("generate {} must not be negative", opt.generate));
   if (opt.prompt.empty()) throw BadInput("the prompt is empty");
+  if (opt.prompt_tokens < 0)
+    throw BadInput(fmt::format("prompt_tokens {} must not be negative", opt.prompt_tokens));
   AtomicFolder out = output_folder(ro.out_dir);  // checked now, created at the end
 
   stage("loading the model...");
   capture::LoadedModel m = load();
   const model::Config& cfg = m.model.config();
   validate_options(ro, cfg.n_layer, cfg.n_head);
-  capture::check_prompt_bytes(m, opt.prompt.size());
-  const std::vector<int32_t> ids = m.tokenizer.encode(opt.prompt, true);
+  // With prompt_tokens, only as many bytes as that many tokens could hold are tokenized (a
+  // long text cut to length), and the ids are cut to exactly N.
+  std::string_view text = opt.prompt;
+  if (opt.prompt_tokens > 0) {
+    const int64_t per_token = std::max<int64_t>(1, capture::max_prompt_bytes(m) / cfg.n_ctx);
+    const int64_t keep = (int64_t{opt.prompt_tokens} + 1) * per_token;
+    if (static_cast<int64_t>(text.size()) > keep) {
+      size_t cut = static_cast<size_t>(keep);
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      text = text.substr(0, cut);
+    }
+  }
+  capture::check_prompt_bytes(m, text.size());
+  std::vector<int32_t> ids = m.tokenizer.encode(std::string(text), true);
+  if (opt.prompt_tokens > 0 && static_cast<int>(ids.size()) > opt.prompt_tokens)
+    ids.resize(static_cast<size_t>(opt.prompt_tokens));
   const int n = static_cast<int>(ids.size());
   if (n == 0) throw BadInput("the prompt gives no tokens");
   if (n > cfg.n_ctx)
@@ -60,8 +78,8 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
           opt.attention_max_tokens, n));
     if (!ro.attn_layers.empty() || !ro.attn_heads.empty())
       throw BadInput(
-          "html_maps exact needs the exact map of every layer and head: leave out "
-          "attn_layers and attn_heads");
+          "html_maps exact needs the exact map of every layer and head: choose no attention "
+          "layers or heads");
   }
   if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
     throw BadInput("importance attention needs attention patterns: attention must be on");
@@ -82,6 +100,11 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   g.sampling.temperature = opt.temperature;
   g.sampling.seed = opt.seed;
   g.attention = true;
+  if (opt.generate > 0 && n + int64_t{opt.generate} > cfg.n_ctx)
+    throw BadInput(fmt::format(
+        "generate {}: the prompt's {} tokens and {} generated exceed the model's context length "
+        "of {}: generate at most {} (--generate) or cut the prompt (--prompt-tokens)",
+        opt.generate, n, opt.generate, cfg.n_ctx, cfg.n_ctx - n));
   if (opt.generate > 0) capture::check_generation(m, n, g);
   AnalyzeResult r;
   r.load_s = seconds_since(t_start);
@@ -89,7 +112,7 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
   stage(fmt::format("running the model over {} tokens...", n));
   auto t0 = Clock::now();
   r.cap = capture::capture_tokens(m, ids, co);  // checks the context
-  r.cap.prompt = opt.prompt;
+  r.cap.prompt = std::string(text);
   r.forward_s = seconds_since(t0);
 
   if (opt.generate > 0) {

@@ -34,6 +34,7 @@ struct AnalyzeOptions {
   // Exact maps of the attention figure's layers and heads are kept up to this prompt length.
   int attention_max_tokens = 1024;
   int chunk = capture::kDefaultChunk;  // prompt tokens per forward call
+  int prompt_tokens = 0;  // keep the prompt's first N tokens (0 = all of it)
 };
 
 struct AnalyzeResult {
