@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   libopenblas-openmp-dev libeigen3-dev nlohmann-json3-dev libpcre2-dev libcairo2-dev libpango1.0-dev libglib2.0-dev zlib1g-dev
   libcli11-dev libfmt-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji python3
+  chromium chromium-driver  # browser tests of report.html (tests/browser)
   bible-kjv bible-kjv-text  # the default text of kvscope compress (public-domain English prose)
 )
 missing=()

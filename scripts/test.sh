@@ -8,10 +8,11 @@ jobs=$(nproc)
 
 # numpy and safetensors for the command-line test that recomputes metrics.json
 # (tests/oracle/check_metrics.py), gguf for the one that makes a test model and bounds peak
-# memory on it (tests/cli/memory.sh); a virtual environment inside build/, made once.
-if [ ! -x build/venv-test/bin/python ] || ! build/venv-test/bin/python -c "import numpy, safetensors, gguf" 2>/dev/null; then
+# memory on it (tests/cli/memory.sh), selenium to drive Chromium in the browser test of
+# report.html (tests/browser); a virtual environment inside build/, made once.
+if [ ! -x build/venv-test/bin/python ] || ! build/venv-test/bin/python -c "import numpy, safetensors, gguf, selenium" 2>/dev/null; then
   python3 -m venv build/venv-test
-  build/venv-test/bin/python -m pip install --quiet --disable-pip-version-check numpy safetensors gguf==0.19.0
+  build/venv-test/bin/python -m pip install --quiet --disable-pip-version-check numpy safetensors gguf==0.19.0 selenium
 fi
 export KVSCOPE_PYTHON=$PWD/build/venv-test/bin/python
 

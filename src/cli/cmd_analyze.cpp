@@ -38,6 +38,7 @@ std::string with_flag_names(const std::string& message) {
       {"histogram_bins", "--bins"},
       {"tokens_listed", "--tokens-listed"},
       {"attention_norm", "--attention-norm"},
+      {"html_maps", "--html-maps"},
       {"attention_max_tokens", "--attention-max-tokens"},
       {"attention", "--attention"},
       {"importance", "--importance"},
@@ -60,7 +61,9 @@ std::string with_flag_names(const std::string& message) {
 
 void add_analyze_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "analyze", "Capture a prompt's KV cache and write every figure, metrics.json and a guide");
+      "analyze",
+      "Capture a prompt's KV cache and write every figure, metrics.json, a guide and "
+      "report.html (an interactive page, one self-contained file)");
   struct Opts {
     ModelOptions model;
     PromptOptions prompt;
@@ -134,6 +137,16 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_option("--bins", o->report.histogram_bins, "Histogram bins")->capture_default_str();
   cmd->add_option("--tokens-listed", o->report.tokens_listed,
                   "Tokens listed in the importance figures")
+      ->capture_default_str();
+  cmd->add_flag(
+      "--report-only", [o](int64_t) { o->report.figures = false; },
+      "Write report.html, metrics.json and the tables, no figures");
+  cmd->add_flag(
+      "--no-html", [o](int64_t) { o->report.html = false; }, "Do not write report.html");
+  cmd->add_option("--html-maps", o->report.html_maps,
+                  "Attention maps in report.html: auto (exact when every map was kept, see "
+                  "--attention-max-tokens, and they fit 64 MB), exact, or pooled (max-pooled "
+                  "maps plus each row's top keys)")
       ->capture_default_str();
   cmd->add_flag(
       "--linear-counts", [o](int64_t) { o->report.log_counts = false; },

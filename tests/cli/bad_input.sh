@@ -166,6 +166,10 @@ expect_bad "the same head repeated in --attention-heads" "--attention-heads entr
   "$bin" analyze --model "$fixture" --prompt "hi" --attention-heads 1,0,1 --out "$work/rep-out"
 expect_bad "the same layer repeated in --attention-layers" "--attention-layers entry 0 is given more than once" -- \
   "$bin" analyze --model "$fixture" --prompt "hi" --attention-layers 0,0 --out "$work/rep-out"
+expect_bad "unknown --html-maps" "--html-maps sometimes: expected auto, exact or pooled" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi" --html-maps sometimes --out "$work/rep-out"
+expect_bad "--html-maps exact without attention" "--html-maps exact needs attention patterns: use --attention on" -- \
+  "$bin" analyze --model "$fixture" --prompt "hi" --attention off --html-maps exact --out "$work/rep-out"
 [ -e "$work/rep-out" ] && { echo "FAIL analyze made --out before refusing"; failures=$((failures + 1)); }
 
 # 6. Bad values are refused, not taken for something else.

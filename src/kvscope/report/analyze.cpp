@@ -67,6 +67,20 @@ AnalyzeResult analyze(const AnalyzeOptions& opt, const std::function<capture::Lo
     throw BadInput(fmt::format(
         "the prompt has {} tokens, more than the model's context length of {}", n, cfg.n_ctx));
   const bool attention = opt.attention != "off";
+  if (ro.html && ro.html_maps == "exact") {
+    // report.html's exact maps need every layer's and head's full map.
+    if (!attention)
+      throw BadInput("html_maps exact needs attention patterns: attention must be on");
+    if (n > opt.attention_max_tokens)
+      throw BadInput(fmt::format(
+          "html_maps exact needs exact maps, which are kept up to attention_max_tokens ({}) "
+          "tokens; the prompt has {}",
+          opt.attention_max_tokens, n));
+    if (!ro.attn_layers.empty() || !ro.attn_heads.empty())
+      throw BadInput(
+          "html_maps exact needs the exact map of every layer and head: choose no attention "
+          "layers or heads");
+  }
   if (ro.importance.measure == analysis::ImportanceMeasure::AttentionReceived && !attention)
     throw BadInput("importance attention needs attention patterns: attention must be on");
   capture::CaptureOptions co{.summary = attention, .chunk = opt.chunk};

@@ -53,6 +53,8 @@ void validate_options(const ReportOptions& opt, int n_layer, int n_head) {
     throw BadInput(fmt::format("tokens_listed {} is out of range (1..200)", opt.tokens_listed));
   if (opt.attention_norm != "row" && opt.attention_norm != "power")
     throw BadInput(fmt::format("attention_norm {}: expected row or power", opt.attention_norm));
+  if (opt.html_maps != "auto" && opt.html_maps != "exact" && opt.html_maps != "pooled")
+    throw BadInput(fmt::format("html_maps {}: expected auto, exact or pooled", opt.html_maps));
 }
 
 Bundle build_bundle(const capture::Capture& cap, const ReportOptions& opt,

@@ -40,6 +40,9 @@ struct ReportOptions {
   // Attention maps: "row" normalises each map by its own maximum; "power" uses a power norm
   // with gamma 0.5 on [0, 1].
   std::string attention_norm = "power";
+  bool figures = true;             // false: report.html, metrics.json and tables only
+  bool html = true;                // write report.html
+  std::string html_maps = "auto";  // report.html's attention maps: auto, exact or pooled
 };
 
 struct Bundle {

@@ -458,14 +458,13 @@ std::string compress_guide_markdown(const CompressReport& r, const CompressInfo&
   return s;
 }
 
+bool is_compress_file(const std::string& name) {
+  return name == "results.json" || name == "results.csv" || name == "sensitivity.csv" ||
+         name.rfind("compression_", 0) == 0;
+}
+
 AtomicFolder compress_output_folder(const std::string& dir) {
-  return AtomicFolder(
-      dir,
-      [](const std::string& name) {
-        return name == "results.json" || name == "results.csv" || name == "sensitivity.csv" ||
-               name.rfind("compression_", 0) == 0;
-      },
-      "out");
+  return AtomicFolder(dir, is_compress_file, "out");
 }
 
 std::vector<std::string> write_compress_report(

@@ -36,6 +36,8 @@ void draw_compression_sensitivity(const analysis::CompressReport& r, const std::
 // The output folder, checked now (BadInput when it cannot be one) and created by
 // write_compress_report; it holds only this run's files once committed.
 AtomicFolder compress_output_folder(const std::string& dir);
+// Whether `name` (no folder) is a file write_compress_report writes.
+bool is_compress_file(const std::string& name);
 // Writes every file into `out` and commits it; returns the final paths written. progress is
 // called before each file with its name.
 std::vector<std::string> write_compress_report(

@@ -15,9 +15,12 @@
 
 #include "kvscope/atomic_file.hpp"
 #include "kvscope/error.hpp"
+#include "kvscope/io/json_file.hpp"
 #include "kvscope/plot/figure.hpp"
+#include "kvscope/report/compress_report.hpp"
 #include "kvscope/report/figures.hpp"
 #include "kvscope/report/guide.hpp"
+#include "kvscope/report/html_report.hpp"
 #include "kvscope/report/metrics.hpp"
 
 namespace kvscope::report {
@@ -60,7 +63,8 @@ void run_jobs(const std::vector<std::function<void()>>& jobs, int threads) {
 }  // namespace
 
 bool is_report_file(const std::string& name) {
-  for (const char* f : {"metrics.json", "figure_guide.md"})
+  if (is_compress_file(name)) return true;  // kept: report.html shows them
+  for (const char* f : {"metrics.json", "figure_guide.md", "report.html"})
     if (name == f) return true;
   for (const char* f : kCsvTables)
     if (name == f) return true;
@@ -97,7 +101,7 @@ std::vector<std::string> write_into(const capture::Capture& cap, const Bundle& b
   int done = 0, total = 0;
   const FigureInput in{cap, b, opt, trace};
   for (const FigureSpec& f : figure_table()) {
-    if (!f.applies(cap.has_attention(), with_generation)) continue;
+    if (!opt.figures || !f.applies(cap.has_attention(), with_generation)) continue;
     const std::string file = fmt::format("{}.{}", f.stem, opt.ext);
     written.push_back(path_of(file));
     (f.heavy ? heavy : light).push_back([&, file, path = written.back(), build = f.build] {
@@ -112,7 +116,7 @@ std::vector<std::string> write_into(const capture::Capture& cap, const Bundle& b
   }
   std::vector<std::function<void()>> jobs = std::move(heavy);
   for (auto& j : light) jobs.push_back(std::move(j));
-  total = static_cast<int>(jobs.size()) + 3;
+  total = static_cast<int>(jobs.size()) + 3 + (opt.html ? 1 : 0);
 
   plot::prepare_fonts();
   run_jobs(jobs, std::max(1, omp_get_max_threads()));
@@ -131,6 +135,32 @@ std::vector<std::string> write_into(const capture::Capture& cap, const Bundle& b
     written.push_back(std::move(p));
   write_file_atomic(step("figure_guide.md"),
                     figure_guide_markdown(opt, with_generation, cap.has_attention()));
+
+  // The compression lab's files of an earlier `kvscope compress` into this folder stay, and
+  // report.html shows its results next to the token importance.
+  nlohmann::json compress;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(out.final_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || !is_compress_file(name)) continue;
+    fs::copy_file(e.path(), out.path_of(name), fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      throw IoError(fmt::format("{}: cannot keep it in the new report ({})", e.path().string(),
+                                ec.message()));
+    written.push_back(out.path_of(name));
+    if (name == "results.json") {
+      try {
+        compress = io::read_json_file(e.path().string());
+      } catch (const Error&) {
+        compress = nullptr;  // not the lab's file after all: the page leaves it out
+      }
+    }
+  }
+  if (opt.html) {
+    const std::string path = step("report.html");
+    write_file_atomic(path,
+                      html_report(cap, b, opt, trace, compress, {.maps = opt.html_maps}).html);
+  }
   out.commit();
   for (std::string& p : written) p = (fs::path(out.final_path()) / fs::path(p).filename()).string();
   if (progress) progress("", total, total);
