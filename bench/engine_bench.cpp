@@ -117,7 +117,8 @@ Options parse_args(int argc, char** argv) {
         o.lengths.push_back(parse_positive(part, "--lengths"));
       if (o.lengths.empty()) usage("--lengths: no lengths given");
     } else if (a == "--decode-steps") {
-      o.decode_steps = parse_positive(value(), a);
+      const std::string v = value();
+      o.decode_steps = v == "0" ? 0 : parse_positive(v, a);  // 0: prefill only
     } else if (a == "--repeats") {
       o.repeats = parse_positive(value(), a);
     } else if (a == "--attention-ab") {
@@ -349,7 +350,7 @@ int main(int argc, char** argv) {
       }
 
       // Decode: random next tokens, so sampling is no part of what is timed.
-      {
+      if (opt.decode_steps > 0) {
         kvscope::model::KvCache cache = model.new_cache(L + opt.decode_steps);
         model.forward(cache, prompt);
         const std::vector<int32_t> next = random_tokens(opt.decode_steps, c.vocab_size, 99u);

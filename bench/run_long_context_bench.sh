@@ -44,7 +44,7 @@ trap 'rm -rf "$work"' EXIT
 echo "model $MODEL, $THREADS threads; $("$KVSCOPE" info --model "$MODEL" | grep -E '^ *kernels' | sed 's/^ *//')"
 
 echo "== 1. plain forward pass over $LENGTH tokens (engine_bench, best of $REPEATS)"
-"$ENGINE_BENCH" --model "$MODEL" --lengths "$LENGTH" --decode-steps 1 --repeats "$REPEATS" --json \
+"$ENGINE_BENCH" --model "$MODEL" --lengths "$LENGTH" --decode-steps 0 --repeats "$REPEATS" --json \
   >"$work/forward.json"
 forward_s=$(python3 -c "
 import json, sys
@@ -69,7 +69,7 @@ EOF
 
 echo "== 4. prefill tokens/s: kvscope engine vs llama.cpp (pp), same file and threads"
 lengths_csv=$(echo "$PP_LENGTHS" | tr ' ' ',')
-"$ENGINE_BENCH" --model "$MODEL" --lengths "$lengths_csv" --decode-steps 1 --repeats "$REPEATS" \
+"$ENGINE_BENCH" --model "$MODEL" --lengths "$lengths_csv" --decode-steps 0 --repeats "$REPEATS" \
   --json >"$work/pp.json"
 if [ -x "$LLAMA_BENCH" ]; then
   "$LLAMA_BENCH" -m "$MODEL" -t "$THREADS" -p "$lengths_csv" -n 0 -r "$REPEATS" -o json \
@@ -86,6 +86,6 @@ print(f"{'tokens':>8} {'kvscope tok/s':>14} {'llama.cpp tok/s':>16} {'ratio':>6}
 for n in sorted(ours):
     k = n / ours[n]["prefill_s"]
     l = theirs.get(n)
-    print(f"{n:>8} {k:>14.1f} {l if l is None else f'{l:.1f}':>16} "
-          f"{'' if l is None else f'{k / l:.2f}':>6}")
+    print(f"{n:>8} {k:>14.1f} {'-' if l is None else f'{l:.1f}':>16} "
+          f"{'-' if l is None else f'{k / l:.2f}':>6}")
 EOF

@@ -92,24 +92,28 @@ void SummaryBuilder::observe(const model::AttentionBlock& b, int thread) {
     const int cell_row = i / tile_;
     float* sum_row = a.pool_sum.data() + h * PP + static_cast<size_t>(cell_row) * P_;
     float* max_row = a.pool_max.data() + h * PP + static_cast<size_t>(cell_row) * P_;
-    // One pass over the visible keys 0..i, a pooled cell at a time.
+    // One pass over the visible keys 0..i, a pooled cell at a time, in fp32 within a cell
+    // (the distance as (i - j0) * sum p - sum p (j - j0), whose terms stay small) and in fp64
+    // across cells.
     double dist = 0;
     float mx = 0;
     for (int j0 = 0, cell = 0; j0 <= i; j0 += tile_, ++cell) {
-      const int j1 = std::min(j0 + tile_, i + 1);
-      float csum = 0, cmax = 0;
-      double cdist = 0;
-#pragma omp simd reduction(+ : csum, cdist) reduction(max : cmax)
-      for (int j = j0; j < j1; ++j) {
-        received[j] += p[j];
-        csum += p[j];
-        cmax = std::max(cmax, p[j]);
-        cdist += static_cast<double>(p[j]) * static_cast<double>(i - j);
+      const int len = std::min(tile_, i + 1 - j0);
+      const float* pj = p + j0;
+      float* rj = received + j0;
+      float csum = 0, cmax = 0, cj = 0;
+#pragma omp simd reduction(+ : csum, cj) reduction(max : cmax)
+      for (int u = 0; u < len; ++u) {
+        const float w = pj[u];
+        rj[u] += w;
+        csum += w;
+        cmax = std::max(cmax, w);
+        cj += w * static_cast<float>(u);
       }
       sum_row[cell] += csum;
       max_row[cell] = std::max(max_row[cell], cmax);
       mx = std::max(mx, cmax);
-      dist += cdist;
+      dist += static_cast<double>(i - j0) * csum - cj;
     }
     double sink = 0;
     for (int j = 0; j < std::min(shape_.sink_tokens, i + 1); ++j) sink += p[j];
@@ -125,8 +129,20 @@ void SummaryBuilder::observe(const model::AttentionBlock& b, int thread) {
                   sizeof(float) * static_cast<size_t>(i + 1));
     float* kw = s.topk_weight.ptr() + at * K;
     float* kk = s.topk_key.ptr() + at * K;
+    // Once K are kept, a block of keys whose largest weight does not beat the K-th is skipped
+    // whole (most are, past the first blocks).
     int kept = 0;
-    for (int j = 0; j <= i; ++j) offer(kw, kk, kept, K, p[j], j);
+    constexpr int kBlock = 16;
+    for (int j0 = 0; j0 <= i; j0 += kBlock) {
+      const int j1 = std::min(j0 + kBlock, i + 1);
+      if (kept == K) {
+        float bm = 0;
+#pragma omp simd reduction(max : bm)
+        for (int j = j0; j < j1; ++j) bm = std::max(bm, p[j]);
+        if (!(bm > kw[K - 1])) continue;
+      }
+      for (int j = j0; j < j1; ++j) offer(kw, kk, kept, K, p[j], j);
+    }
     for (int t = kept; t < K; ++t) {
       kw[t] = 0.0f;
       kk[t] = -1.0f;
