@@ -41,7 +41,8 @@ TEST(Analyze, WritesEveryFileOfTheTableAndReportsStages) {
   for (const FigureSpec& f : figure_table())
     EXPECT_TRUE(fs::exists(dir / ("out/" + std::string(f.stem) + ".png"))) << f.stem;
   EXPECT_TRUE(fs::exists(dir / "out/metrics.json"));
-  EXPECT_EQ(r.files.size(), 14u + 1 + 5 + 1);  // figures, metrics.json, CSVs, guide
+  EXPECT_TRUE(fs::exists(dir / "out/report.html"));
+  EXPECT_EQ(r.files.size(), 14u + 1 + 5 + 1 + 1);  // figures, metrics.json, CSVs, guide, html
   for (const std::string& f : r.files) EXPECT_TRUE(fs::exists(f)) << f;
   EXPECT_EQ(stages.front(), "loading the model...");
   EXPECT_EQ(last_done, last_total);

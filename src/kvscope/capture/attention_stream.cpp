@@ -31,21 +31,11 @@ inline void offer(float* wt, float* key, int& n, int K, float w, int j) {
 
 SummaryBuilder::SummaryBuilder(int n_layer, SummaryShape shape, ExactMaps exact)
     : shape_(shape), tile_(shape.tile()), P_(shape.pooled()) {
-  const int64_t H = shape.heads, S = shape.seq, P = P_, K = shape.top_k;
+  const int64_t H = shape.heads, S = shape.seq, K = shape.top_k;
   if (S <= 0 || H <= 0 || K <= 0)
     throw BadInput(fmt::format("attention summary of {} heads over {} tokens, top {}", H, S, K));
   last_ = shape.last_query >= 0 ? shape.last_query : shape.seq - 1;
-  layers_.resize(static_cast<size_t>(n_layer));
-  for (AttentionSummary& s : layers_) {
-    s.shape = shape;
-    for (Tensor* t : {&s.entropy, &s.mean_distance, &s.sink_mass, &s.first_key, &s.max_weight,
-                      &s.prev_token, &s.received, &s.last_query})
-      *t = Tensor({H, S});
-    s.pooled_max = Tensor({H, P, P});
-    s.pooled_mean = Tensor({H, P, P});
-    s.topk_key = Tensor({H, S, K});
-    s.topk_weight = Tensor({H, S, K});
-  }
+  layers_.assign(static_cast<size_t>(n_layer), empty_summary(shape));
   maps_.resize(static_cast<size_t>(n_layer));
   map_slot_.assign(static_cast<size_t>(n_layer), std::vector<int>(static_cast<size_t>(H), -1));
   for (int l : exact.layers) {

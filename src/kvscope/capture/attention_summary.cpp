@@ -21,15 +21,8 @@ int SummaryShape::pooled() const {
   return (seq + t - 1) / t;
 }
 
-AttentionSummary summarize_pattern(const Tensor& p, SummaryShape shape) {
-  if (p.rank() != 3 || p.dim(1) != p.dim(2))
-    throw BadInput(fmt::format("attention summary: expected a [heads, seq, seq] map, got {}",
-                               p.shape_string()));
-  shape.heads = static_cast<int>(p.dim(0));
-  shape.seq = static_cast<int>(p.dim(1));
-  const int64_t H = shape.heads, S = shape.seq, K = shape.top_k;
-  const int tile = shape.tile(), P = shape.pooled();
-  const int64_t last = shape.last_query >= 0 ? shape.last_query : S - 1;
+AttentionSummary empty_summary(const SummaryShape& shape) {
+  const int64_t H = shape.heads, S = shape.seq, K = shape.top_k, P = shape.pooled();
   AttentionSummary s;
   s.shape = shape;
   for (Tensor* t : {&s.entropy, &s.mean_distance, &s.sink_mass, &s.first_key, &s.max_weight,
@@ -39,6 +32,19 @@ AttentionSummary summarize_pattern(const Tensor& p, SummaryShape shape) {
   s.pooled_mean = Tensor({H, P, P});
   s.topk_key = Tensor({H, S, K});
   s.topk_weight = Tensor({H, S, K});
+  return s;
+}
+
+AttentionSummary summarize_pattern(const Tensor& p, SummaryShape shape) {
+  if (p.rank() != 3 || p.dim(1) != p.dim(2))
+    throw BadInput(fmt::format("attention summary: expected a [heads, seq, seq] map, got {}",
+                               p.shape_string()));
+  shape.heads = static_cast<int>(p.dim(0));
+  shape.seq = static_cast<int>(p.dim(1));
+  const int64_t H = shape.heads, S = shape.seq, K = shape.top_k;
+  const int tile = shape.tile(), P = shape.pooled();
+  const int64_t last = shape.last_query >= 0 ? shape.last_query : S - 1;
+  AttentionSummary s = empty_summary(shape);
   std::vector<int> order;
   for (int64_t h = 0; h < H; ++h) {
     for (int64_t i = 0; i < S; ++i) {

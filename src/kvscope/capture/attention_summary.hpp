@@ -58,6 +58,9 @@ struct AttentionSummary {
   bool empty() const { return entropy.empty(); }
 };
 
+// A zero-filled summary of this shape, every tensor allocated.
+AttentionSummary empty_summary(const SummaryShape& shape);
+
 // The summary computed from a full map p [H, S, S] (rows summing to 1 over their visible keys):
 // the reference that the engine's streamed summary is tested against, and what a capture
 // with exact maps reports.
