@@ -162,14 +162,7 @@ void SummaryBuilder::layer_done(int layer) {
 
 std::vector<AttentionSummary> SummaryBuilder::take_summaries() {
   // Pooled sums become means over each cell's positions.
-  const int S = shape_.seq;
-  for (AttentionSummary& s : layers_)
-    for (int64_t h = 0; h < shape_.heads; ++h)
-      for (int a = 0; a < P_; ++a)
-        for (int b = 0; b < P_; ++b) {
-          const int rows = std::min(tile_, S - a * tile_), cols = std::min(tile_, S - b * tile_);
-          s.pooled_mean.at(h, a, b) /= static_cast<float>(rows * cols);
-        }
+  for (AttentionSummary& s : layers_) pooled_sums_to_means(s);
   threads_.clear();
   return std::move(layers_);
 }

@@ -35,6 +35,16 @@ AttentionSummary empty_summary(const SummaryShape& shape) {
   return s;
 }
 
+void pooled_sums_to_means(AttentionSummary& s) {
+  const int64_t S = s.shape.seq, t = s.shape.tile(), P = s.shape.pooled();
+  for (int64_t h = 0; h < s.shape.heads; ++h)
+    for (int64_t a = 0; a < P; ++a)
+      for (int64_t b = 0; b < P; ++b) {
+        const int64_t rows = std::min(t, S - a * t), cols = std::min(t, S - b * t);
+        s.pooled_mean.at(h, a, b) /= static_cast<float>(rows * cols);
+      }
+}
+
 AttentionSummary summarize_pattern(const Tensor& p, SummaryShape shape) {
   if (p.rank() != 3 || p.dim(1) != p.dim(2))
     throw BadInput(fmt::format("attention summary: expected a [heads, seq, seq] map, got {}",
@@ -42,7 +52,7 @@ AttentionSummary summarize_pattern(const Tensor& p, SummaryShape shape) {
   shape.heads = static_cast<int>(p.dim(0));
   shape.seq = static_cast<int>(p.dim(1));
   const int64_t H = shape.heads, S = shape.seq, K = shape.top_k;
-  const int tile = shape.tile(), P = shape.pooled();
+  const int tile = shape.tile();
   const int64_t last = shape.last_query >= 0 ? shape.last_query : S - 1;
   AttentionSummary s = empty_summary(shape);
   std::vector<int> order;
@@ -83,13 +93,8 @@ AttentionSummary summarize_pattern(const Tensor& p, SummaryShape shape) {
         s.topk_weight.at(h, i, r) = r < k ? row[order[static_cast<size_t>(r)]] : 0.0f;
       }
     }
-    for (int64_t a = 0; a < P; ++a)
-      for (int64_t b = 0; b < P; ++b) {
-        const int64_t rows = std::min<int64_t>(tile, S - a * tile);
-        const int64_t cols = std::min<int64_t>(tile, S - b * tile);
-        s.pooled_mean.at(h, a, b) /= static_cast<float>(rows * cols);
-      }
   }
+  pooled_sums_to_means(s);
   return s;
 }
 

@@ -61,6 +61,10 @@ struct AttentionSummary {
 // A zero-filled summary of this shape, every tensor allocated.
 AttentionSummary empty_summary(const SummaryShape& shape);
 
+// Turns pooled_mean, holding each cell's sum, into each cell's mean over its positions (the
+// cells of the last row and column may be smaller).
+void pooled_sums_to_means(AttentionSummary& s);
+
 // The summary computed from a full map p [H, S, S] (rows summing to 1 over their visible keys):
 // the reference that the engine's streamed summary is tested against, and what a capture
 // with exact maps reports.
