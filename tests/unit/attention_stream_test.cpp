@@ -11,6 +11,7 @@
 #include "kvscope/capture/attention_summary.hpp"
 #include "kvscope/capture/run.hpp"
 #include "kvscope/error.hpp"
+#include "kvscope/model/model.hpp"
 
 namespace kvscope {
 namespace {
@@ -189,6 +190,45 @@ TEST_F(AttentionStream, RefusesExactMapsThatDoNotFitBeforeAllocating) {
   }
   EXPECT_NO_THROW(capture::capture_tokens(*model_, ids_, {.summary = true}));
   ::unsetenv("KVSCOPE_MEMORY_LIMIT");
+}
+
+// Sliding layers score only the keys their window reaches (the block starts at a whole panel
+// before it), so their work grows linearly with the prompt. The tiny Gemma 3 fixture (window
+// 8, three sliding layers of four) over 120 tokens, in one call and in chunks of 7 and 40,
+// against one forward pass that writes whole [H, n, n] maps: logits, keys and values equal,
+// every streamed statistic equals the one from the whole maps, and exact maps equal them.
+TEST(AttentionStreamWindow, SlidingLayersScoreOnlyTheirWindowAndAgreeWithWholeMaps) {
+  io::HubOptions hub;
+  hub.offline = true;
+  const capture::LoadedModel m = capture::load_model(
+      (fs::path(KVSCOPE_FIXTURES_DIR) / "models" / "gemma3-tiny").string(), hub);
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 120; ++i) ids.push_back(2 + (i * 37 + i * i) % 250);
+  const int n = static_cast<int>(ids.size());
+  model::KvCache cache = m.model.new_cache(n, /*keep_pre_rope=*/false);
+  const model::ForwardResult whole =
+      m.model.forward(cache, ids, {.all_logits = true, .attention = true});
+  for (int chunk : {n, 40, 7}) {
+    const std::string where = "chunk " + std::to_string(chunk);
+    const capture::Capture c = capture::capture_tokens(
+        m, ids, {.attention = true, .logits = true, .add_special_tokens = false, .chunk = chunk});
+    ASSERT_EQ(c.windows, (std::vector<int>{8, 8, 0, 8}));
+    Tensor logits({n, static_cast<int64_t>(whole.logits.size()) / n});
+    logits.data = whole.logits;
+    EXPECT_LE(max_rel_diff(c.logits, logits), 1e-5) << where;
+    for (int l = 0; l < c.n_layer; ++l) {
+      const capture::LayerCapture& L = c.layers[static_cast<size_t>(l)];
+      Tensor maps({c.n_head, n, n});
+      maps.data = whole.patterns[static_cast<size_t>(l)];
+      EXPECT_LE(max_rel_diff(L.pattern, maps), 1e-6) << where << " layer " << l;
+      for (int g = 0; g < c.n_kv_head; ++g)
+        for (int t = 0; t < n; t += 11)
+          for (int d = 0; d < c.head_dim; ++d)
+            ASSERT_NEAR(L.k.at(g, t, d), cache.k_row(l, g, t)[d], 1e-5) << where << " layer " << l;
+      expect_summaries_near(L.attn, capture::summarize_pattern(maps, L.attn.shape), 1e-5,
+                            where + " layer " + std::to_string(l));
+    }
+  }
 }
 
 }  // namespace

@@ -78,18 +78,22 @@ void SummaryBuilder::observe(const model::AttentionBlock& b, int thread) {
   for (int r = 0; r < b.rows; ++r) {
     const int i = b.q0 + r;
     if (i >= S) break;  // positions past the summarised prompt (generation) are not kept
+    // Keys k0..i are stored, key j at p[j - k0]; keys before k0 (outside a sliding window)
+    // have weight 0 and add nothing to any statistic.
+    const int k0 = std::min(b.k0, i);
     const float* p = b.p + static_cast<int64_t>(r) * b.ld;
+    auto weight = [&](int j) { return j >= k0 && j <= i ? p[j - k0] : 0.0f; };
     const int cell_row = i / tile_;
     float* sum_row = a.pool_sum.data() + h * PP + static_cast<size_t>(cell_row) * P_;
     float* max_row = a.pool_max.data() + h * PP + static_cast<size_t>(cell_row) * P_;
-    // One pass over the visible keys 0..i, a pooled cell at a time, in fp32 within a cell
+    // One pass over the stored keys k0..i, a pooled cell at a time, in fp32 within a cell
     // (the distance as (i - j0) * sum p - sum p (j - j0), whose terms stay small) and in fp64
     // across cells.
     double dist = 0;
     float mx = 0;
-    for (int j0 = 0, cell = 0; j0 <= i; j0 += tile_, ++cell) {
-      const int len = std::min(tile_, i + 1 - j0);
-      const float* pj = p + j0;
+    for (int cell = k0 / tile_; cell * tile_ <= i; ++cell) {
+      const int j0 = std::max(cell * tile_, k0), len = std::min((cell + 1) * tile_, i + 1) - j0;
+      const float* pj = p + (j0 - k0);
       float* rj = received + j0;
       float csum = 0, cmax = 0, cj = 0;
 #pragma omp simd reduction(+ : csum, cj) reduction(max : cmax)
@@ -106,41 +110,41 @@ void SummaryBuilder::observe(const model::AttentionBlock& b, int thread) {
       dist += static_cast<double>(i - j0) * csum - cj;
     }
     double sink = 0;
-    for (int j = 0; j < std::min(shape_.sink_tokens, i + 1); ++j) sink += p[j];
+    for (int j = k0; j < std::min(shape_.sink_tokens, i + 1); ++j) sink += p[j - k0];
     const int64_t at = static_cast<int64_t>(h) * S + i;
     s.entropy.data[static_cast<size_t>(at)] = b.entropy[r];
     s.mean_distance.data[static_cast<size_t>(at)] = static_cast<float>(dist);
     s.sink_mass.data[static_cast<size_t>(at)] = static_cast<float>(sink);
-    s.first_key.data[static_cast<size_t>(at)] = p[0];
+    s.first_key.data[static_cast<size_t>(at)] = weight(0);
     s.max_weight.data[static_cast<size_t>(at)] = mx;
-    s.prev_token.data[static_cast<size_t>(at)] = i > 0 ? p[i - 1] : 0.0f;
-    if (i == last_)
-      std::memcpy(s.last_query.ptr() + static_cast<int64_t>(h) * S, p,
-                  sizeof(float) * static_cast<size_t>(i + 1));
+    s.prev_token.data[static_cast<size_t>(at)] = weight(i - 1);
+    if (i == last_)  // the summary starts zero: keys before k0 stay 0
+      std::memcpy(s.last_query.ptr() + static_cast<int64_t>(h) * S + k0, p,
+                  sizeof(float) * static_cast<size_t>(i + 1 - k0));
     float* kw = s.topk_weight.ptr() + at * K;
     float* kk = s.topk_key.ptr() + at * K;
     // Once K are kept, a block of keys whose largest weight does not beat the K-th is skipped
     // whole (most are, past the first blocks).
     int kept = 0;
     constexpr int kBlock = 16;
-    for (int j0 = 0; j0 <= i; j0 += kBlock) {
+    for (int j0 = k0; j0 <= i; j0 += kBlock) {
       const int j1 = std::min(j0 + kBlock, i + 1);
       if (kept == K) {
         float bm = 0;
 #pragma omp simd reduction(max : bm)
-        for (int j = j0; j < j1; ++j) bm = std::max(bm, p[j]);
+        for (int j = j0; j < j1; ++j) bm = std::max(bm, p[j - k0]);
         if (!(bm > kw[K - 1])) continue;
       }
-      for (int j = j0; j < j1; ++j) offer(kw, kk, kept, K, p[j], j);
+      for (int j = j0; j < j1; ++j) offer(kw, kk, kept, K, p[j - k0], j);
     }
     for (int t = kept; t < K; ++t) {
       kw[t] = 0.0f;
       kk[t] = -1.0f;
     }
-    if (slot >= 0)
+    if (slot >= 0)  // the map starts zero, like the summary
       std::memcpy(
-          maps_[static_cast<size_t>(b.layer)].ptr() + (static_cast<int64_t>(slot) * S + i) * S, p,
-          sizeof(float) * static_cast<size_t>(i + 1));
+          maps_[static_cast<size_t>(b.layer)].ptr() + (static_cast<int64_t>(slot) * S + i) * S + k0,
+          p, sizeof(float) * static_cast<size_t>(i + 1 - k0));
   }
 }
 

@@ -27,8 +27,10 @@ class RowKeeper final : public model::AttentionObserver {
   void observe(const model::AttentionBlock& b, int) override {
     const int r = T_ - 1 - b.q0;
     if (r < 0 || r >= b.rows) return;
-    std::copy_n(b.p + static_cast<int64_t>(r) * b.ld, T_,
-                &row_[(static_cast<size_t>(b.layer) * H_ + b.head) * T_]);
+    // Keys before k0 lie outside a sliding window: the row starts zero there.
+    const int k0 = std::min(b.k0, T_);
+    std::copy_n(b.p + static_cast<int64_t>(r) * b.ld, T_ - k0,
+                &row_[(static_cast<size_t>(b.layer) * H_ + b.head) * T_ + k0]);
   }
   void layer_done(int) override {}
   std::vector<float> take() { return std::move(row_); }

@@ -289,7 +289,10 @@ struct Pass {
   // attn[n, H D] = softmax(q K^T / sqrt(D), causal and windowed) V over the T cached
   // positions, one (query head, block of query rows) per task. A block of rows i0..i1-1 only
   // sees keys 0..p0+i1-1, so causal work is about halved and the block's scores S[rows, Tb]
-  // stay in cache. Patterns [H, n, T] are written when asked for.
+  // stay in cache. On a sliding layer the block also starts at the first key its first row's
+  // window reaches (kb, a whole panel), so the work grows linearly with T there. Patterns
+  // [H, n, T] are written when asked for; otherwise the observer sees each row right after
+  // its softmax.
   void attention(int l, bool own_kernel) {
     const float scale =
         c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(D));
@@ -311,8 +314,12 @@ struct Pass {
       const int blk = n_blocks - 1 - task / H, hh = task % H;
       const int i0 = blk * kQueryBlock, rows = std::min(n, i0 + kQueryBlock) - i0;
       const int Tb = p0 + i0 + rows;
-      // Scores go straight into the captured pattern rows when those are asked for (rows T
-      // apart), else into this thread's scratch (rows Tb apart).
+      // Keys kb..Tb-1 are scored. Captured pattern rows hold every key (kb = 0, rows T apart);
+      // otherwise the scores go into this thread's scratch (rows Tb - kb apart).
+      int kb = 0;
+      if (window > 0 && !req.attention)
+        kb = std::max(0, p0 + i0 - window + 1) / attention::kPanel * attention::kPanel;
+      const int Tk = Tb - kb;
       float* S;
       int lds;
       if (req.attention) {
@@ -320,42 +327,43 @@ struct Pass {
         lds = T;
       } else {
         std::vector<float>& scratch = rs.scores[static_cast<size_t>(omp_get_thread_num())];
-        if (scratch.size() < static_cast<size_t>(rows) * Tb)
-          scratch.resize(static_cast<size_t>(rows) * Tb);
+        if (scratch.size() < static_cast<size_t>(rows) * Tk)
+          scratch.resize(static_cast<size_t>(rows) * Tk);
         S = scratch.data();
-        lds = Tb;
+        lds = Tk;
       }
       const int g = hh / group;
-      const float* K = cache.k_row(l, g, 0);
-      const float* Vv = cache.v_row(l, g, 0);
+      const float* K = cache.k_row(l, g, kb);
+      const float* Vv = cache.v_row(l, g, kb);
       const float* Q = &rs.qkv[static_cast<size_t>(i0) * qkv_w + static_cast<size_t>(hh) * D];
       float* O = &rs.attn[static_cast<size_t>(i0) * qd + static_cast<size_t>(hh) * D];
       if (rows == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Tb, D, scale, K, D, Q, 1, 0.0f, S, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Tk, D, scale, K, D, Q, 1, 0.0f, S, 1);
       } else if (own_kernel) {
-        attention::scores(Q, qkv_w, rows, rs.packed_keys[static_cast<size_t>(g)].data(), D, Tb,
-                          p0 + i0, scale, S, lds);
+        const float* panels = rs.packed_keys[static_cast<size_t>(g)].data() +
+                              static_cast<size_t>(kb) * static_cast<size_t>(D);
+        attention::scores(Q, qkv_w, rows, panels, D, Tk, p0 + i0 - kb, scale, S, lds);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tb, D, scale, Q, qkv_w, K, D,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, Tk, D, scale, Q, qkv_w, K, D,
                     0.0f, S, lds);
       }
-      float entropy[kQueryBlock];
       for (int r = 0; r < rows; ++r) {
         const int last = p0 + i0 + r;  // attends to positions first..last
         const int first = window > 0 ? std::max(0, last - window + 1) : 0;
         float* row = S + static_cast<size_t>(r) * lds;
+        float entropy;
         if (evicting)
-          entropy[r] =
-              softmax_row(row, first, last, Tb, [&](int j) { return cache.evicted(l, g, j); });
+          entropy = softmax_row(row, first - kb, last - kb, Tk,
+                                [&](int j) { return cache.evicted(l, g, kb + j); });
         else
-          entropy[r] = softmax_row(row, first, last, Tb, [](int) { return false; });
+          entropy = softmax_row(row, first - kb, last - kb, Tk, [](int) { return false; });
+        if (req.observer)
+          req.observer->observe({l, hh, last, 1, row, lds, &entropy, kb}, omp_get_thread_num());
       }
-      if (req.observer)
-        req.observer->observe({l, hh, p0 + i0, rows, S, lds, entropy}, omp_get_thread_num());
       if (rows == 1) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, Tb, D, 1.0f, Vv, D, S, 1, 0.0f, O, 1);
+        cblas_sgemv(CblasRowMajor, CblasTrans, Tk, D, 1.0f, Vv, D, S, 1, 0.0f, O, 1);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tb, 1.0f, S, lds, Vv, D,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, Tk, 1.0f, S, lds, Vv, D,
                     0.0f, O, qd);
       }
     }

@@ -19,9 +19,11 @@
 namespace kvscope::model {
 
 // One block of attention probabilities: rows q0 .. q0+rows-1 (absolute query positions) of
-// one layer and query head. Row r is p + r * ld and holds keys 0 .. q0 + r; keys masked by
-// the window or evicted are 0. entropy[r] is the row's entropy in nats, computed by the
-// softmax from the scores (log Z - E[s - max]) rather than from the rounded probabilities.
+// one layer and query head. Row r is p + r * ld and holds keys k0 .. q0 + r, key j at
+// p[r * ld + j - k0]; keys before k0 lie outside a sliding window (weight 0, never stored),
+// keys from k0 on that are masked by the window or evicted are 0. entropy[r] is the row's
+// entropy in nats, computed by the softmax from the scores (log Z - E[s - max]) rather than
+// from the rounded probabilities.
 struct AttentionBlock {
   int layer = 0;
   int head = 0;
@@ -30,12 +32,14 @@ struct AttentionBlock {
   const float* p = nullptr;
   int64_t ld = 0;
   const float* entropy = nullptr;
+  int k0 = 0;
 };
 
 // Sees every row of attention probabilities while the forward pass computes them, so that
-// statistics need no [H, n, T] map. observe() runs on the pass's worker threads, concurrently
-// for different (head, block) pairs of one layer; `thread` < omp_get_max_threads() tells the
-// threads apart. layer_done() runs after the layer's last block, on the calling thread.
+// statistics need no [H, n, T] map. observe() sees each row right after its softmax, while
+// the row is in cache, on the pass's worker threads, concurrently for different (head, block)
+// pairs of one layer; `thread` < omp_get_max_threads() tells the threads apart. layer_done()
+// runs after the layer's last block, on the calling thread.
 class AttentionObserver {
  public:
   virtual ~AttentionObserver() = default;
