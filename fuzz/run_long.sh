@@ -6,12 +6,16 @@
 # Prints, per target, the executions, crashes and libFuzzer's final cov: / ft: numbers; a
 # crashing input is kept as fuzz/crashes/<name>-crash-* for a regression test.
 #   Usage: fuzz/run_long.sh [TARGET...]      (default: every *_fuzz target)
-#   Environment: RUNS (default 1000000), MAX_LEN (default 16384), BUILD (default build-fuzz)
+#   Environment: RUNS (default 1000000), MAX_LEN (default 16384), BUILD (default build-fuzz),
+#   TIMEOUT (seconds one input may take before it counts as a hang, default 30; raise it when
+#   the run shares the machine or is paused with SIGSTOP), TMPDIR (where hub_cache builds its
+#   cache folders: a tmpfs such as /dev/shm is several times faster)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-1000000}
 max_len=${MAX_LEN:-16384}
 build=${BUILD:-build-fuzz}
+timeout=${TIMEOUT:-30}
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVSCOPE_FUZZ=ON \
   -DKVSCOPE_BENCH=OFF >/dev/null || exit 1
@@ -31,7 +35,7 @@ for name in "${names[@]}"; do
   log=$work/log
   mkdir -p "$corpus" "$work/grown"
   # One process, RUNS executions; a crash ends the run and leaves its input in fuzz/crashes.
-  "$target" -runs="$runs" -max_len="$max_len" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+  "$target" -runs="$runs" -max_len="$max_len" -rss_limit_mb=2048 -timeout="$timeout" -print_final_stats=1 \
     -artifact_prefix="fuzz/crashes/$name-" $([ -f "$dict" ] && echo "-dict=$dict") \
     "$work/grown" "$corpus" >"$log" 2>&1
   rc=$?

@@ -198,7 +198,9 @@ std::map<std::string, Route> hub_routes() {
       api_answer({"config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
                   "model-00002-of-00002.safetensors"}),
       {}};
-  r[resolve("org/sharded", "config.json")] = {200, kConfig, {}};
+  // As the Hub sends files kept in git: the ETag is the content's git blob id.
+  r[resolve("org/sharded", "config.json")] = {
+      200, kConfig, {"ETag: \"" + git_blob_sha1(kConfig) + "\""}};
   r[resolve("org/sharded", "model.safetensors.index.json")] = {
       200,
       R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}})",
@@ -298,6 +300,9 @@ TEST(HubDownload, FetchesEveryShardOfAnIndex) {
   EXPECT_EQ(to_f32(*weights.find("a"))[0], 1.0f);
   EXPECT_EQ(to_f32(*weights.find("b"))[0], 2.0f);
   EXPECT_EQ(weights.files().size(), 2u);
+  // config.json's git blob id was checked and names its blob.
+  EXPECT_EQ(fs::read_symlink(snapshot + "/config.json").string(),
+            "../../blobs/" + git_blob_sha1(kConfig));
 }
 
 TEST(HubDownload, ShardNameOutsideTheSnapshotIsBadInput) {
@@ -477,6 +482,40 @@ TEST(HubDownload, ContentWhoseSha256DiffersFromTheLinkedEtagIsNotCached) {
                                     sha256_hex(corrupt) + ", the Hub announced " + kLinkedEtag));
   }
   expect_nothing_kept(dir, "flip");
+}
+
+// A file kept in git whose content is not the blob its ETag names (a flipped byte, a proxy's
+// error page of the same length) is not cached, and a later good download is.
+TEST(HubDownload, ContentWhoseGitBlobIdDiffersFromTheEtagIsNotCached) {
+  std::string corrupt = kConfig;
+  corrupt[corrupt.size() / 2] ^= 1;
+  const std::string etag = "ETag: \"" + git_blob_sha1(kConfig) + "\"";
+  auto routes = [&](const std::string& config) {
+    std::map<std::string, Route> r = routes_with_weights(
+        "gitflip",
+        {200, one_tensor_file("wte.weight", 2.5f), {"X-Linked-Etag: \"" + kLinkedEtag + "\""}});
+    r[resolve("org/gitflip", "config.json")] = {200, config, {etag}};
+    return r;
+  };
+  TempDir dir;
+  {
+    TinyHttpServer server(routes(corrupt));
+    try {
+      download_model("org/gitflip", options_for(dir, server.url()));
+      FAIL() << "no exception";
+    } catch (const IoError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("model 'org/gitflip': the download of config.json has git "
+                                      "blob id " +
+                                      git_blob_sha1(corrupt) + ", the Hub announced " +
+                                      git_blob_sha1(kConfig) + "; nothing was kept"));
+    }
+    const std::string repo = dir / "hub/models--org--gitflip";
+    EXPECT_FALSE(fs::exists(fs::symlink_status(repo + "/snapshots/" + kSha + "/config.json")));
+    EXPECT_TRUE(fs::is_empty(repo + "/blobs"));
+  }
+  TinyHttpServer good(routes(kConfig));
+  const std::string snapshot = download_model("org/gitflip", options_for(dir, good.url()));
+  EXPECT_EQ(read_bytes(snapshot + "/config.json"), kConfig);
 }
 
 TEST(HubDownload, StaleTemporariesOfAKilledRunAreRemoved) {

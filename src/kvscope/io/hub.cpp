@@ -353,6 +353,27 @@ void remove_stale_temporaries(const std::string& dir) {
   }
 }
 
+// The git blob id of a downloaded file: the SHA-1 of "blob <size>\0" and the content, read
+// back from disk (the size is only sure once the transfer has ended).
+std::string git_blob_sha1_of_file(const std::string& path, int64_t size) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw IoError(fmt::format("{}: cannot read back: {}", path, std::strerror(errno)));
+  Sha1 hash;
+  const std::string header = "blob " + std::to_string(size);
+  hash.update(header.data(), header.size() + 1);  // with its terminating NUL
+  std::vector<char> buf(1 << 16);
+  int64_t total = 0;
+  for (size_t got; (got = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+    hash.update(buf.data(), got);
+    total += static_cast<int64_t>(got);
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed || total != size)
+    throw IoError(fmt::format("{}: read back {} of its {} bytes", path, total, size));
+  return hash.hex_digest();
+}
+
 // Fetches one file of the snapshot into blobs/ and links it from snapshots/<sha>/.
 void fetch_file(const std::string& repo_id, const HubOptions& o, const std::string& repo_dir,
                 const std::string& sha, const std::string& file) {
@@ -403,6 +424,15 @@ void fetch_file(const std::string& repo_id, const HubOptions& o, const std::stri
           "model '{}': the download of {} has SHA-256 {}, the Hub announced {}; nothing was kept, "
           "run again to retry",
           repo_id, file, content_hash, r.linked_etag));
+    // A file kept in git rather than LFS has its git blob id (a SHA-1) as its ETag.
+    if (r.linked_etag.empty() && r.etag.size() == 40 && is_hex(r.etag)) {
+      const std::string blob_id = git_blob_sha1_of_file(temp, t.received);
+      if (blob_id != r.etag)
+        throw IoError(fmt::format(
+            "model '{}': the download of {} has git blob id {}, the Hub announced {}; nothing "
+            "was kept, run again to retry",
+            repo_id, file, blob_id, r.etag));
+    }
   } catch (...) {
     ::unlink(temp.c_str());
     throw;

@@ -64,7 +64,46 @@ void Sha256::block(const uint8_t* p) {
   state_[7] += h;
 }
 
-void Sha256::update(const void* data, size_t n) {
+// SHA-1: five words, 80 rounds of four kinds.
+Sha1::Sha1() : state_{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0} {}
+
+void Sha1::block(const uint8_t* p) {
+  uint32_t w[80];
+  for (int i = 0; i < 16; ++i)
+    w[i] = (uint32_t{p[4 * i]} << 24) | (uint32_t{p[4 * i + 1]} << 16) |
+           (uint32_t{p[4 * i + 2]} << 8) | uint32_t{p[4 * i + 3]};
+  for (int i = 16; i < 80; ++i) w[i] = rotr(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 31);
+  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4];
+  for (int i = 0; i < 80; ++i) {
+    uint32_t f, k;
+    if (i < 20) {
+      f = (b & c) | (~b & d);
+      k = 0x5a827999;
+    } else if (i < 40) {
+      f = b ^ c ^ d;
+      k = 0x6ed9eba1;
+    } else if (i < 60) {
+      f = (b & c) | (b & d) | (c & d);
+      k = 0x8f1bbcdc;
+    } else {
+      f = b ^ c ^ d;
+      k = 0xca62c1d6;
+    }
+    const uint32_t t = rotr(a, 27) + f + e + k + w[i];
+    e = d;
+    d = c;
+    c = rotr(b, 2);
+    b = a;
+    a = t;
+  }
+  state_[0] += a;
+  state_[1] += b;
+  state_[2] += c;
+  state_[3] += d;
+  state_[4] += e;
+}
+
+void BlockHash::update(const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   total_bytes_ += n;
   while (n > 0) {
@@ -80,7 +119,7 @@ void Sha256::update(const void* data, size_t n) {
   }
 }
 
-std::string Sha256::hex_digest() {
+std::string BlockHash::finish(const uint32_t* state, size_t words) {
   const uint64_t bits = total_bytes_ * 8;
   const uint8_t one = 0x80;
   update(&one, 1);
@@ -91,13 +130,27 @@ std::string Sha256::hex_digest() {
   update(len, 8);
   static const char kHex[] = "0123456789abcdef";
   std::string out;
-  for (uint32_t word : state_)
-    for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(word >> shift) & 0xf]);
+  for (size_t i = 0; i < words; ++i)
+    for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(state[i] >> shift) & 0xf]);
   return out;
 }
 
 std::string sha256_hex(std::string_view bytes) {
   Sha256 h;
+  h.update(bytes);
+  return h.hex_digest();
+}
+
+std::string sha1_hex(std::string_view bytes) {
+  Sha1 h;
+  h.update(bytes);
+  return h.hex_digest();
+}
+
+std::string git_blob_sha1(std::string_view bytes) {
+  Sha1 h;
+  const std::string header = "blob " + std::to_string(bytes.size());
+  h.update(header.data(), header.size() + 1);  // with its terminating NUL
   h.update(bytes);
   return h.hex_digest();
 }
