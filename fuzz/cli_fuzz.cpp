@@ -14,6 +14,10 @@
 #include "cli/commands.hpp"
 #include "kvscope/error.hpp"
 
+namespace {
+struct Parsed {};
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 4096) return 0;
   std::vector<std::string> args = {"kvscope"};
@@ -26,15 +30,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
 
-  CLI::App app{"kvscope"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "kvscope");
-  kvscope::cli::add_commands(app);
-  // A parsed subcommand stops here, before its callback would run the command. (The
-  // callbacks stay in place: the options they own are what CLI11 writes into.)
-  struct Parsed {};
-  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
-    sub->parse_complete_callback([] { throw Parsed{}; });
+  // The option set is built once (hundreds of options: building it took most of each run);
+  // CLI11 clears every parse result when parse() is called again, so each input starts from
+  // an unparsed app, as a fresh process does.
+  static CLI::App& app = [] -> CLI::App& {
+    static CLI::App a{"kvscope"};
+    a.require_subcommand(1);
+    a.set_version_flag("--version", "kvscope");
+    kvscope::cli::add_commands(a);
+    // A parsed subcommand stops here, before its callback would run the command. (The
+    // callbacks stay in place: the options they own are what CLI11 writes into.)
+    for (CLI::App* sub : a.get_subcommands([](CLI::App*) { return true; }))
+      sub->parse_complete_callback([] { throw Parsed{}; });
+    return a;
+  }();
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const Parsed&) {
